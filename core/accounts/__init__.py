@@ -1,0 +1,1 @@
+"""Staff accounts: users, roles, division scope, passwords, TOTP and sessions."""

@@ -1,0 +1,1 @@
+"""The audit trail: append-only, hash-chained records written by the services."""

@@ -1,0 +1,213 @@
+"""The ``qingling`` command line.
+
+Each command is one unit of work: it opens one session, commits once at the end and rolls
+back on any error. Bad settings give a clear message and exit status 2.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.orm import Session
+
+from core import db, logs
+from core import settings as settings_module
+from core.audit import services as audit
+from core.clock import SystemClock
+from core.errors import DomainError
+from core.settings import SECRET_BYTES, SPECS, Settings, SettingsError, secret_path
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Context:
+    """Settings and database access for one CLI invocation."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = settings_module.load()
+            except SettingsError as exc:
+                raise click.ClickException(f"bad setting: {exc}") from None
+        return self._settings
+
+    def reload(self) -> Settings:
+        self._settings = None
+        return self.settings
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        engine = db.make_engine(self.settings)
+        try:
+            with db.unit_of_work(db.make_session_factory(engine)) as session:
+                yield session
+        except DomainError as exc:
+            raise click.ClickException(exc.message % exc.params if exc.params else exc.message) from None
+        finally:
+            engine.dispose()
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+class _Group(click.Group):
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **kwargs)
+        except SettingsError as exc:
+            click.echo(f"Error: bad setting: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Qingling (清零): anonymous hazard reporting, verification, rectification and rewards."""
+    ctx.ensure_object(Context)
+
+
+# ---------------------------------------------------------------- init
+
+
+def write_secrets(settings: Settings, environ: dict[str, str] | None = None) -> list[Path]:
+    """Generate each secret that is neither in the environment nor on disk (mode 0600)."""
+    env = os.environ if environ is None else environ
+    written = []
+    for spec in SPECS:
+        if spec.secret is None or env.get(spec.variable, "").strip():
+            continue
+        path = secret_path(settings.data_dir, spec)
+        if path.exists():
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path.parent, 0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(secrets.token_hex(SECRET_BYTES) + "\n")
+        written.append(path)
+    return written
+
+
+@main.command()
+@pass_context
+def init(ctx: Context) -> None:
+    """Create the data directory, secrets and database, and load the divisions."""
+    from core import migrate
+    from registry.services import load_default_divisions
+
+    settings = ctx.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(settings.data_dir, 0o700)
+    for path in write_secrets(settings):
+        click.echo(f"generated secret {path} (mode 0600)")
+    settings = ctx.reload()
+    engine = db.make_engine(settings)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    click.echo("database schema is at the latest revision")
+    with ctx.unit_of_work() as session:
+        added = load_default_divisions(session, SystemClock(), audit.SYSTEM_ACTOR)
+    click.echo(f"divisions: {added} added")
+    click.echo(f"initialised {settings.data_dir}")
+
+
+# ---------------------------------------------------------------- serve
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to bind (default QINGLING_HOST).")
+@click.option("--public-port", type=int, default=None, help="Public site port (default 5000).")
+@click.option("--staff-port", type=int, default=None, help="Staff site port (default 5001).")
+@pass_context
+def serve(ctx: Context, host: str | None, public_port: int | None, staff_port: int | None) -> None:
+    """Serve the public and the staff site (embedded default; use gunicorn in production)."""
+    from werkzeug.serving import make_server
+
+    import public_site
+    import staff_site
+    from core.logs import AnonymousRequestHandler, StaffRequestHandler
+
+    settings = ctx.settings
+    logs.configure(settings.log_level)
+    host = host or settings.host
+    ports = (public_port or settings.public_port, staff_port or settings.staff_port)
+    if ports[0] == ports[1]:
+        raise click.ClickException("the public and the staff site need different ports")
+    try:
+        public = make_server(host, ports[0], public_site.create_app(settings), threaded=True,
+                             request_handler=AnonymousRequestHandler)
+        staff = make_server(host, ports[1], staff_site.create_app(settings), threaded=True,
+                            request_handler=StaffRequestHandler)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}: {exc.strerror}") from None
+    click.echo(f"public site: http://{host}:{public.server_port}/", )
+    click.echo(f"staff site:  http://{host}:{staff.server_port}/")
+    click.echo("press Ctrl+C to stop")
+    sys.stdout.flush()
+    thread = threading.Thread(target=staff.serve_forever, daemon=True)
+    thread.start()
+    try:
+        public.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        staff.shutdown()
+        public.server_close()
+        staff.server_close()
+
+
+# ---------------------------------------------------------------- audit
+
+
+@main.group(name="audit")
+def audit_group() -> None:
+    """Check the audit trail."""
+
+
+@audit_group.command("head")
+@pass_context
+def audit_head(ctx: Context) -> None:
+    """Print the chain head (seq:hash) for recording outside the database."""
+    with ctx.unit_of_work() as session:
+        click.echo(audit.head(session))
+
+
+@audit_group.command("verify")
+@click.option("--head", "expected_head", default=None,
+              help="A head printed earlier by `qingling audit head`.")
+@pass_context
+def audit_verify(ctx: Context, expected_head: str | None) -> None:
+    """Check every link of the chain; exit 1 at the first broken link."""
+    with ctx.unit_of_work() as session:
+        result = audit.verify(session, expected_head)
+    if not result.ok:
+        click.echo(f"audit chain BROKEN: {result.problem}", err=True)
+        click.echo(f"records checked before the break: {result.count}", err=True)
+        sys.exit(1)
+    click.echo(f"audit chain OK: {result.count} records, head {result.head}")
+
+
+def _register_extensions() -> None:
+    from core.accounts import cli as accounts_cli
+
+    for command in accounts_cli.COMMANDS:
+        main.add_command(command)
+
+
+_register_extensions()

@@ -1,0 +1,310 @@
+"""What both sites share: configuration, the request's database session, security headers,
+language, CSRF and the one place where errors become pages or JSON.
+
+This module is the only part of ``core`` that knows Flask; the domain packages never import it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+)
+from flask_babel import Babel, get_locale, gettext
+from flask_wtf import CSRFProtect
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers.response import Response as BaseResponse
+
+from core import db
+from core.errors import DomainError
+from core.settings import Settings
+from templates import TEMPLATE_DIR
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+LANGUAGES = {"zh_CN": "中文", "en": "English"}
+
+log = logging.getLogger("qingling")
+
+CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+
+csrf = CSRFProtect()
+
+
+def create_flask_app(
+    import_name: str,
+    settings: Settings,
+    *,
+    side: str,
+    session_factory: sessionmaker[Session] | None = None,
+) -> Flask:
+    """The common part of both factories. ``side`` is ``public`` or ``staff``."""
+    settings.require_secrets(side)
+    app = Flask(
+        import_name,
+        template_folder=str(TEMPLATE_DIR),
+        static_folder=str(STATIC_DIR),
+        static_url_path="/static",
+    )
+    cookie = ("__Host-" if settings.secure_cookies else "") + f"ql_{side}"
+    secret = settings.public_secret_key if side == "public" else settings.staff_secret_key
+    app.config.update(
+        SECRET_KEY=secret,
+        SESSION_COOKIE_NAME=cookie,
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_PATH="/",
+        SESSION_COOKIE_DOMAIN=False,
+        MAX_CONTENT_LENGTH=settings.max_upload_mb * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None if side == "public" else 8 * 3600,
+        WTF_CSRF_SSL_STRICT=False,  # no Referer is ever sent (Referrer-Policy: no-referrer)
+        TESTING=settings.testing,
+        PREFERRED_URL_SCHEME="https",
+    )
+    app.extensions["qingling.settings"] = settings
+    app.extensions["qingling.side"] = side
+    if session_factory is None:
+        session_factory = db.make_session_factory(db.make_engine(settings))
+    app.extensions["qingling.sessions"] = session_factory
+
+    csrf.init_app(app)
+    Babel(
+        app,
+        locale_selector=_select_locale,
+        default_translation_directories=str(TRANSLATIONS_DIR),
+        default_locale=settings.default_locale,
+        default_timezone="Asia/Shanghai",
+    )
+    app.jinja_env.autoescape = True
+    app.jinja_env.globals.update(languages=LANGUAGES, side=side, get_locale=get_locale)
+
+    app.after_request(_commit_request)
+    app.after_request(_security_headers)
+    app.teardown_request(_close_session)
+    _register_error_handlers(app)
+    app.register_blueprint(_language_blueprint())
+    return app
+
+
+# ---------------------------------------------------------------- settings and database
+
+
+def settings_of(app: Flask | None = None) -> Settings:
+    s: Settings = (app or current_app).extensions["qingling.settings"]
+    return s
+
+
+def db_session() -> Session:
+    """The session of this request, opened on first use and committed once at its end."""
+    if "db_session" not in g:
+        factory: sessionmaker[Session] = current_app.extensions["qingling.sessions"]
+        g.db_session = factory()
+    s: Session = g.db_session
+    return s
+
+
+def _commit_request(response: Response) -> Response:
+    s: Session | None = g.get("db_session")
+    if s is not None and response.status_code < 500:
+        s.commit()
+    return response
+
+
+def _close_session(exc: BaseException | None) -> None:
+    s: Session | None = g.pop("db_session", None)
+    if s is not None:
+        if exc is not None:
+            s.rollback()
+        s.close()
+
+
+def rollback_request() -> None:
+    s: Session | None = g.get("db_session")
+    if s is not None:
+        s.rollback()
+
+
+# ---------------------------------------------------------------- headers
+
+
+def _security_headers(response: Response) -> Response:
+    settings = settings_of()
+    h = response.headers
+    h["Content-Security-Policy"] = CSP
+    if settings.hsts_seconds:
+        h["Strict-Transport-Security"] = f"max-age={settings.hsts_seconds}; includeSubDomains"
+    h["X-Frame-Options"] = "DENY"
+    h["Referrer-Policy"] = "no-referrer"
+    h["X-Content-Type-Options"] = "nosniff"
+    h["Cross-Origin-Opener-Policy"] = "same-origin"
+    h["Cross-Origin-Resource-Policy"] = "same-origin"
+    h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+    if request.endpoint != "static":
+        h["Cache-Control"] = "no-store"
+        h["Pragma"] = "no-cache"
+    return response
+
+
+# ---------------------------------------------------------------- language
+
+
+def _select_locale() -> str:
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return str(chosen)
+    return settings_of().default_locale
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A local path to return to; anything with a scheme or host falls back to ``default``."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    if "\\" in target:
+        return default
+    return target
+
+
+def _language_blueprint() -> Blueprint:
+    bp = Blueprint("language", __name__)
+
+    @bp.post("/language")
+    def switch() -> BaseResponse:
+        lang = request.form.get("lang", "")
+        if lang in LANGUAGES:
+            session["lang"] = lang
+        return redirect(safe_next(request.form.get("next")), code=303)
+
+    return bp
+
+
+# ---------------------------------------------------------------- errors
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error_response(status: int, title: str, detail: str, reference: str | None = None) -> Any:
+    if _wants_json():
+        body: dict[str, Any] = {"error": {"status": status, "title": title, "detail": detail}}
+        if reference:
+            body["error"]["reference"] = reference
+        return jsonify(body), status
+    return (
+        render_template(
+            "includes/error.html", status=status, title=title, detail=detail, reference=reference
+        ),
+        status,
+    )
+
+
+_HTTP_TITLES: dict[int, Callable[[], str]] = {
+    400: lambda: gettext("Bad request"),
+    403: lambda: gettext("Not allowed"),
+    404: lambda: gettext("Page not found"),
+    405: lambda: gettext("Method not allowed"),
+    413: lambda: gettext("Too large"),
+    429: lambda: gettext("Too many requests"),
+    503: lambda: gettext("Service unavailable"),
+}
+
+_HTTP_DETAILS: dict[int, Callable[[], str]] = {
+    400: lambda: gettext("The request could not be understood. Go back and try again."),
+    403: lambda: gettext("You are not allowed to see this page."),
+    404: lambda: gettext("There is no page at this address."),
+    405: lambda: gettext("This page cannot be used this way."),
+    413: lambda: gettext("What you sent is larger than this service accepts."),
+    429: lambda: gettext("Too many requests in a short time. Wait a few minutes and try again."),
+    503: lambda: gettext("The service is busy or under maintenance. Try again in a minute."),
+}
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError) -> Any:
+        rollback_request()
+        title = _HTTP_TITLES.get(exc.status, lambda: gettext("Error"))()
+        return _error_response(exc.status, title, gettext(exc.message, **exc.params))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> Any:
+        rollback_request()
+        return _error_response(
+            400,
+            gettext("Form expired"),
+            gettext(
+                "The form was missing its security token or had expired. "
+                "Go back, reload the page and send it again."
+            ),
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        rollback_request()
+        status = exc.code or 500
+        if status >= 500:
+            return internal_error(exc)
+        title = _HTTP_TITLES.get(status, lambda: exc.name)()
+        detail = _HTTP_DETAILS.get(status, lambda: exc.name)()
+        response = _error_response(status, title, detail)
+        if status == 405 and exc.get_response().headers.get("Allow"):
+            body, code = response
+            return body, code, {"Allow": exc.get_response().headers["Allow"]}
+        return response
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: BaseException) -> Any:
+        rollback_request()
+        reference = secrets.token_hex(4)
+        if app.extensions["qingling.side"] == "public":
+            # Exception messages can carry what a reporter typed; the public site logs only
+            # the exception type and where it was raised.
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = "; ".join(f"{f.filename}:{f.lineno} {f.name}" for f in frames[-5:])
+            log.error("internal error ref=%s type=%s at %s", reference, type(exc).__name__, where)
+        else:
+            log.error("internal error ref=%s", reference, exc_info=exc)
+        return _error_response(
+            500,
+            gettext("Something went wrong"),
+            gettext(
+                "The service hit an error and nothing was saved. Try again; if it keeps "
+                "happening, give this reference number to the service desk."
+            ),
+            reference,
+        )

@@ -1,0 +1,29 @@
+"""The public site: the only part of Qingling on the internet.
+
+It registers no staff blueprint, reads no staff secret and records no client address.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import settings as settings_module
+from core.settings import Settings
+from core.web import create_flask_app
+from public_site.limits import init_limiter
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+) -> Flask:
+    settings = settings or settings_module.load()
+    app = create_flask_app(__name__, settings, side="public", session_factory=session_factory)
+    init_limiter(app, settings)
+
+    from public_site.views import home
+
+    app.register_blueprint(home.bp)
+    return app

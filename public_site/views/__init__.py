@@ -1,0 +1,1 @@
+"""Blueprints of the public site, one module per subject."""

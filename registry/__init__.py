@@ -1,0 +1,1 @@
+"""The shared registry: administrative divisions, facility types and facilities."""

@@ -1,0 +1,30 @@
+"""The staff site: the bureau's back office, meant for its internal network."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
+
+from core import settings as settings_module
+from core.settings import Settings
+from core.web import create_flask_app
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    session_factory: sessionmaker[Session] | None = None,
+) -> Flask:
+    settings = settings or settings_module.load()
+    app = create_flask_app(__name__, settings, side="staff", session_factory=session_factory)
+
+    from staff_site import auth
+    from staff_site.views import admin, audit, divisions, home
+
+    auth.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(divisions.bp)
+    app.register_blueprint(audit.bp)
+    return app

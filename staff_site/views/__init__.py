@@ -1,0 +1,1 @@
+"""Blueprints of the staff site, one module per subject."""
