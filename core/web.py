@@ -34,6 +34,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from core import db
+from core.clock import Clock, SystemClock
 from core.errors import DomainError
 from core.settings import Settings
 from templates import TEMPLATE_DIR
@@ -68,6 +69,7 @@ def create_flask_app(
     *,
     side: str,
     session_factory: sessionmaker[Session] | None = None,
+    clock: Clock | None = None,
 ) -> Flask:
     """The common part of both factories. ``side`` is ``public`` or ``staff``."""
     settings.require_secrets(side)
@@ -98,6 +100,7 @@ def create_flask_app(
     if session_factory is None:
         session_factory = db.make_session_factory(db.make_engine(settings))
     app.extensions["qingling.sessions"] = session_factory
+    app.extensions["qingling.clock"] = clock or SystemClock()
 
     csrf.init_app(app)
     Babel(
@@ -124,6 +127,12 @@ def create_flask_app(
 def settings_of(app: Flask | None = None) -> Settings:
     s: Settings = (app or current_app).extensions["qingling.settings"]
     return s
+
+
+def clock() -> Clock:
+    """The clock services get from this app (a fake one in tests)."""
+    c: Clock = current_app.extensions["qingling.clock"]
+    return c
 
 
 def db_session() -> Session:

@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import settings as settings_module
+from core.clock import Clock
 from core.settings import Settings
 from core.web import create_flask_app
 from public_site.limits import init_limiter
@@ -18,9 +19,10 @@ def create_app(
     settings: Settings | None = None,
     *,
     session_factory: sessionmaker[Session] | None = None,
+    clock: Clock | None = None,
 ) -> Flask:
     settings = settings or settings_module.load()
-    app = create_flask_app(__name__, settings, side="public", session_factory=session_factory)
+    app = create_flask_app(__name__, settings, side="public", session_factory=session_factory, clock=clock)
     init_limiter(app, settings)
 
     from public_site.views import home

@@ -104,17 +104,21 @@ def dbs(session_factory: sessionmaker[Session], clock: FakeClock) -> Iterator[Se
 
 
 @pytest.fixture
-def public_app(settings: Settings, session_factory: sessionmaker[Session], dbs: Session) -> Flask:
+def public_app(
+    settings: Settings, session_factory: sessionmaker[Session], dbs: Session, clock: FakeClock
+) -> Flask:
     import public_site
 
-    return public_site.create_app(settings, session_factory=session_factory)
+    return public_site.create_app(settings, session_factory=session_factory, clock=clock)
 
 
 @pytest.fixture
-def staff_app(settings: Settings, session_factory: sessionmaker[Session], dbs: Session) -> Flask:
+def staff_app(
+    settings: Settings, session_factory: sessionmaker[Session], dbs: Session, clock: FakeClock
+) -> Flask:
     import staff_site
 
-    return staff_site.create_app(settings, session_factory=session_factory)
+    return staff_site.create_app(settings, session_factory=session_factory, clock=clock)
 
 
 @pytest.fixture
