@@ -4,6 +4,11 @@
 from __future__ import annotations
 
 
+def N_(message: str) -> str:  # noqa: N802 - the conventional name extractors look for
+    """Mark a message for translation without translating it here (services know no locale)."""
+    return message
+
+
 class DomainError(Exception):
     """Base of every error a service raises on purpose.
 
@@ -12,7 +17,7 @@ class DomainError(Exception):
     """
 
     status = 400
-    message = "The request could not be completed."
+    message = N_("The request could not be completed.")
 
     def __init__(self, message: str | None = None, **params: object) -> None:
         if message is not None:
@@ -23,29 +28,29 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     status = 404
-    message = "Not found."
+    message = N_("Not found.")
 
 
 class Forbidden(DomainError):
     status = 403
-    message = "You are not allowed to do this."
+    message = N_("You are not allowed to do this.")
 
 
 class Conflict(DomainError):
     status = 409
-    message = "This conflicts with the current state."
+    message = N_("This conflicts with the current state.")
 
 
 class InvalidInput(DomainError):
     status = 400
-    message = "The input is not valid."
+    message = N_("The input is not valid.")
 
 
 class TooManyAttempts(DomainError):
     status = 429
-    message = "Too many attempts. Try again in %(minutes)s minutes."
+    message = N_("Too many attempts. Try again in %(minutes)s minutes.")
 
 
 class AuthenticationFailed(DomainError):
     status = 401
-    message = "The user name or password is wrong."
+    message = N_("The user name or password is wrong.")
