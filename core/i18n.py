@@ -43,7 +43,7 @@ METHODS = [
 def extract() -> Catalog:
     template = Catalog(project="qingling")
     for filename, lineno, message, comments, context in extract_from_dir(
-        str(ROOT), METHODS, keywords=KEYWORDS  # type: ignore[arg-type]
+        str(ROOT), METHODS, keywords=KEYWORDS
     ):
         template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return template

@@ -224,7 +224,7 @@ def _read_secret_file(path: Path, spec: Spec) -> bytes:
         return b""
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError(f"cannot read {path}: {exc}") from None
-    return _secret(spec.name, raw)  # type: ignore[no-any-return]
+    return _secret(spec.name, raw)
 
 
 def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:

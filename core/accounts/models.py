@@ -87,8 +87,15 @@ class UserRole(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=30, values_callable=enum_values,
-             name="role", create_constraint=True, validate_strings=True)
+        Enum(
+            Role,
+            native_enum=False,
+            length=30,
+            values_callable=enum_values,
+            name="role",
+            create_constraint=True,
+            validate_strings=True,
+        )
     )
     user: Mapped[User] = relationship(back_populates="roles")
 
@@ -107,13 +114,26 @@ class StaffSession(Base):
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     stage: Mapped[SessionStage] = mapped_column(
-        Enum(SessionStage, native_enum=False, length=10, values_callable=enum_values,
-             name="session_stage", create_constraint=True, validate_strings=True)
+        Enum(
+            SessionStage,
+            native_enum=False,
+            length=10,
+            values_callable=enum_values,
+            name="session_stage",
+            create_constraint=True,
+            validate_strings=True,
+        )
     )
     created_at: Mapped[dt.datetime]
     last_seen_at: Mapped[dt.datetime]
     # The member's unwrapped personal key, encrypted under HKDF(cookie value) (key groups).
     personal_key_enc: Mapped[bytes | None] = mapped_column(LargeBinary(256))
+    # A TOTP seed being enrolled (shown as a QR code, not yet confirmed by a code), sealed under
+    # the TOTP key. It lives with the pending session and goes when that session ends.
+    totp_pending_enc: Mapped[bytes | None] = mapped_column(LargeBinary(128))
+
+    # One-way on purpose: a user's sessions are queried (and deleted) in bulk, never loaded.
+    user: Mapped[User] = relationship(lazy="joined")
 
 
 class LoginFailure(Base):

@@ -1,0 +1,1 @@
+"""Hazard cases: the judgment-standard catalogue, rectification, closure, re-check, escalation."""

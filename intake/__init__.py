@@ -1,0 +1,1 @@
+"""Channel-agnostic tip intake: the web form, the JSON API and WeChat."""

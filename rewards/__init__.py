@@ -1,0 +1,1 @@
+"""Rewards: the reward rules, the reward lifecycle, claims and payments."""

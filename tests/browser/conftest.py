@@ -1,0 +1,158 @@
+"""Both sites served on loopback for Debian's Chromium, driven through Playwright.
+
+The data directory is initialised as ``qingling init`` does it (secrets on disk, migrations, the
+divisions) with a real SQLite file and the real clock; each site runs in a thread with Werkzeug's
+``make_server``. Playwright's own browser download is never used: the browser is
+``/usr/bin/chromium`` (Debian's package ``chromium``), and its absence fails the tests rather than
+skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from core import db
+from core.settings import Settings, load
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Sites:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    public_url: str
+    staff_url: str
+
+
+def browser_env(data_dir: Path) -> dict[str, str]:
+    return {
+        "QINGLING_DATA_DIR": str(data_dir),
+        "QINGLING_DATABASE_URL": "",
+        "QINGLING_ARGON2_MEMORY_KIB": "1024",  # fast, still a real Argon2id
+        "QINGLING_ARGON2_ITERATIONS": "1",
+        "QINGLING_LOG_LEVEL": "WARNING",
+    }
+
+
+def serve(server: BaseWSGIServer) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, name="browser-site", daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture(scope="session")
+def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
+    import public_site
+    import staff_site
+    from core.cli import main
+
+    data_dir = tmp_path_factory.mktemp("browser-instance")
+    env = browser_env(data_dir)
+    # Unset every other QINGLING_* variable for the CLI run (None removes it).
+    cli_env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("QINGLING_")}
+    cli_env.update(env)
+    result = CliRunner().invoke(main, ["init"], env=cli_env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    settings = load(env, dotenv=False)
+    settings.require_secrets("public")
+    settings.require_secrets("staff")
+    assert settings.database_url.startswith("sqlite:///")
+
+    engine = db.make_engine(settings)
+    sessions = db.make_session_factory(engine)
+    public = make_server(
+        "127.0.0.1", 0, public_site.create_app(settings, session_factory=sessions), threaded=True
+    )
+    staff = make_server(
+        "127.0.0.1", 0, staff_site.create_app(settings, session_factory=sessions), threaded=True
+    )
+    threads = [serve(public), serve(staff)]
+    try:
+        yield Sites(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            public_url=f"http://127.0.0.1:{public.server_port}",
+            staff_url=f"http://127.0.0.1:{staff.server_port}",
+        )
+    finally:
+        for server in (public, staff):
+            server.shutdown()
+            server.server_close()
+        for thread in threads:
+            thread.join(timeout=10)
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    base = Path(os.environ.get("QINGLING_TEST_ARTIFACTS") or REPO / "test-artifacts")
+    path = base / "browser"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium); "
+            "browser tests never skip"
+        )
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    ctx.set_default_timeout(15_000)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+@pytest.fixture
+def browser_no_js_page(browser: Browser) -> Iterator[Page]:
+    """A page with JavaScript disabled, as in Tor Browser at "Safest"."""
+    ctx = browser.new_context(java_script_enabled=False, locale="zh-CN")
+    ctx.set_default_timeout(15_000)
+    try:
+        yield ctx.new_page()
+    finally:
+        ctx.close()

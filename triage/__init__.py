@@ -1,0 +1,1 @@
+"""Verification of tips: the triage workflow, duplicates and messages to the reporter."""
