@@ -6,6 +6,7 @@ back on any error. Bad settings give a clear message and exit status 2.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sys
@@ -54,7 +55,9 @@ class Context:
             with db.unit_of_work(db.make_session_factory(engine)) as session:
                 yield session
         except DomainError as exc:
-            raise click.ClickException(exc.message % exc.params if exc.params else exc.message) from None
+            raise click.ClickException(
+                exc.message % exc.params if exc.params else exc.message
+            ) from None
         finally:
             engine.dispose()
 
@@ -148,24 +151,35 @@ def serve(ctx: Context, host: str | None, public_port: int | None, staff_port: i
     if ports[0] == ports[1]:
         raise click.ClickException("the public and the staff site need different ports")
     try:
-        public = make_server(host, ports[0], public_site.create_app(settings), threaded=True,
-                             request_handler=AnonymousRequestHandler)
-        staff = make_server(host, ports[1], staff_site.create_app(settings), threaded=True,
-                            request_handler=StaffRequestHandler)
+        public = make_server(
+            host,
+            ports[0],
+            public_site.create_app(settings),
+            threaded=True,
+            request_handler=AnonymousRequestHandler,
+        )
+        staff = make_server(
+            host,
+            ports[1],
+            staff_site.create_app(settings),
+            threaded=True,
+            request_handler=StaffRequestHandler,
+        )
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}: {exc.strerror}") from None
-    click.echo(f"public site: http://{host}:{public.server_port}/", )
+    click.echo(
+        f"public site: http://{host}:{public.server_port}/",
+    )
     click.echo(f"staff site:  http://{host}:{staff.server_port}/")
     click.echo("press Ctrl+C to stop")
     sys.stdout.flush()
     thread = threading.Thread(target=staff.serve_forever, daemon=True)
     thread.start()
     try:
-        public.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        with contextlib.suppress(KeyboardInterrupt):
+            public.serve_forever()
     finally:
         staff.shutdown()
         public.server_close()
@@ -189,8 +203,9 @@ def audit_head(ctx: Context) -> None:
 
 
 @audit_group.command("verify")
-@click.option("--head", "expected_head", default=None,
-              help="A head printed earlier by `qingling audit head`.")
+@click.option(
+    "--head", "expected_head", default=None, help="A head printed earlier by `qingling audit head`."
+)
 @pass_context
 def audit_verify(ctx: Context, expected_head: str | None) -> None:
     """Check every link of the chain; exit 1 at the first broken link."""

@@ -2,8 +2,8 @@
 
 The public site must never record a client address, a token, an OpenID or a search term.
 Nothing in the application logs them, and the request log of ``qingling serve`` is written by
-:class:`AnonymousRequestHandler`, which records only the method, the path without its query
-string, and the status. Under gunicorn the public site runs with the access log off (see
+:class:`AnonymousRequestHandler`, which records only the method, the name of the matched route
+(never the path or query string a visitor typed) and the status. Under gunicorn the public site runs with the access log off (see
 ``deploy/gunicorn-public.conf.py``).
 """
 
@@ -39,13 +39,16 @@ class AnonymousRequestHandler(WSGIRequestHandler):
         return "-"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = self.path.split("?", 1)[0]
+        # The route's name, never the path: a visitor can type a search term into the path.
+        endpoint = getattr(self, "environ", {}).get("qingling.endpoint", "-")
         logging.getLogger(f"qingling.{self.site}.access").info(
-            "%s %s %s", self.command, path, code
+            "%s %s %s", self.command, endpoint, code
         )
 
     def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 - signature of the base
-        logging.getLogger(f"qingling.{self.site}.access").warning("request error: %s", format % args)
+        logging.getLogger(f"qingling.{self.site}.access").warning(
+            "request error: %s", format % args
+        )
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         logging.getLogger(f"qingling.{self.site}.access").info(format, *args)

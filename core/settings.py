@@ -59,9 +59,7 @@ def _int_range(low: int, high: int) -> Callable[[str, str], int]:
                 f"{PREFIX}{name.upper()}={raw!r}: expected a whole number"
             ) from None
         if not low <= value <= high:
-            raise SettingsError(
-                f"{PREFIX}{name.upper()}={value}: must be between {low} and {high}"
-            )
+            raise SettingsError(f"{PREFIX}{name.upper()}={value}: must be between {low} and {high}")
         return value
 
     return parse
@@ -114,8 +112,15 @@ SPECS: tuple[Spec, ...] = (
         _url,
     ),
     Spec("host", "127.0.0.1", "Address `qingling serve` binds both sites to.", _str),
-    Spec("public_port", "5000", "Port of the public site under `qingling serve`.", _int_range(1, 65535)),
-    Spec("staff_port", "5001", "Port of the staff site under `qingling serve`.", _int_range(1, 65535)),
+    Spec(
+        "public_port",
+        "5000",
+        "Port of the public site under `qingling serve`.",
+        _int_range(1, 65535),
+    ),
+    Spec(
+        "staff_port", "5001", "Port of the staff site under `qingling serve`.", _int_range(1, 65535)
+    ),
     Spec(
         "secure_cookies",
         "true",
@@ -124,7 +129,12 @@ SPECS: tuple[Spec, ...] = (
         _bool,
     ),
     Spec("hsts_seconds", "63072000", "max-age of Strict-Transport-Security.", _int_range(0, 10**9)),
-    Spec("default_locale", "zh_CN", "Language shown until the user picks one.", _choice("zh_CN", "en")),
+    Spec(
+        "default_locale",
+        "zh_CN",
+        "Language shown until the user picks one.",
+        _choice("zh_CN", "en"),
+    ),
     Spec(
         "proxy_count",
         "0",
@@ -146,17 +156,62 @@ SPECS: tuple[Spec, ...] = (
         "Staff session ends this many hours after login whatever happens.",
         _int_range(1, 7 * 24),
     ),
-    Spec("login_max_failures", "5", "Failed logins allowed per account or per address in the window.", _int_range(1, 1000)),
-    Spec("login_window_minutes", "15", "Window for counting failed logins; also the lock-out length.", _int_range(1, 24 * 60)),
-    Spec("argon2_memory_kib", "65536", "Argon2id memory cost for staff passwords, KiB.", _int_range(8, 4 * 1024 * 1024)),
+    Spec(
+        "login_max_failures",
+        "5",
+        "Failed logins allowed per account or per address in the window.",
+        _int_range(1, 1000),
+    ),
+    Spec(
+        "login_window_minutes",
+        "15",
+        "Window for counting failed logins; also the lock-out length.",
+        _int_range(1, 24 * 60),
+    ),
+    Spec(
+        "argon2_memory_kib",
+        "65536",
+        "Argon2id memory cost for staff passwords, KiB.",
+        _int_range(8, 4 * 1024 * 1024),
+    ),
     Spec("argon2_iterations", "3", "Argon2id iterations for staff passwords.", _int_range(1, 100)),
     Spec("argon2_lanes", "1", "Argon2id parallelism for staff passwords.", _int_range(1, 16)),
-    Spec("public_secret_key", "", "Public site: key signing its cookies and CSRF tokens (hex).", _secret, "public"),
-    Spec("staff_secret_key", "", "Staff site: key signing its cookies and CSRF tokens (hex).", _secret, "staff"),
-    Spec("password_pepper", "", "Staff site: pepper mixed into every password hash (hex).", _secret, "staff"),
+    Spec(
+        "public_secret_key",
+        "",
+        "Public site: key signing its cookies and CSRF tokens (hex).",
+        _secret,
+        "public",
+    ),
+    Spec(
+        "staff_secret_key",
+        "",
+        "Staff site: key signing its cookies and CSRF tokens (hex).",
+        _secret,
+        "staff",
+    ),
+    Spec(
+        "password_pepper",
+        "",
+        "Staff site: pepper mixed into every password hash (hex).",
+        _secret,
+        "staff",
+    ),
     Spec("totp_key", "", "Staff site: key encrypting TOTP seeds at rest (hex).", _secret, "staff"),
-    Spec("audit_key", "", "Staff site: key for hashing login-throttle identifiers (hex).", _secret, "staff"),
-    Spec("ratelimit_key", "", "Public site: key for the daily rate-limit address hash (hex).", _secret, "public"),
+    Spec(
+        "audit_key",
+        "",
+        "Staff site: key for hashing login-throttle identifiers (hex).",
+        _secret,
+        "staff",
+    ),
+    Spec(
+        "ratelimit_key",
+        "",
+        "Public site: key for the daily rate-limit address hash (hex).",
+        _secret,
+        "public",
+    ),
 )
 
 SECRET_BYTES = 32
@@ -200,9 +255,7 @@ class Settings:
 
     def require_secrets(self, side: str) -> None:
         """Refuse to run a site whose secrets are missing (before `qingling init`)."""
-        missing = [
-            s.variable for s in SPECS if s.secret == side and not getattr(self, s.name)
-        ]
+        missing = [s.variable for s in SPECS if s.secret == side and not getattr(self, s.name)]
         if missing:
             raise SettingsError(
                 "missing secrets: "
@@ -213,7 +266,8 @@ class Settings:
 
 
 def secret_path(data_dir: Path, spec: Spec) -> Path:
-    assert spec.secret is not None
+    if spec.secret is None:
+        raise ValueError(f"{spec.variable} is not a secret")
     return data_dir / "secrets" / spec.secret / spec.name
 
 

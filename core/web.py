@@ -113,6 +113,7 @@ def create_flask_app(
     app.jinja_env.autoescape = True
     app.jinja_env.globals.update(languages=LANGUAGES, side=side, get_locale=get_locale)
 
+    app.before_request(_note_endpoint)
     app.after_request(_commit_request)
     app.after_request(_security_headers)
     app.teardown_request(_close_session)
@@ -142,6 +143,11 @@ def db_session() -> Session:
         g.db_session = factory()
     s: Session = g.db_session
     return s
+
+
+def _note_endpoint() -> None:
+    """Let the request log name the route rather than the path a visitor typed."""
+    request.environ["qingling.endpoint"] = request.endpoint or "-"
 
 
 def _commit_request(response: Response) -> Response:
@@ -267,7 +273,7 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:
         rollback_request()
-        title = _HTTP_TITLES.get(exc.status, lambda: gettext("Error"))()
+        title = _HTTP_TITLES[exc.status]() if exc.status in _HTTP_TITLES else gettext("Error")
         return _error_response(exc.status, title, gettext(exc.message, **exc.params))
 
     @app.errorhandler(CSRFError)

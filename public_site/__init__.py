@@ -22,7 +22,9 @@ def create_app(
     clock: Clock | None = None,
 ) -> Flask:
     settings = settings or settings_module.load()
-    app = create_flask_app(__name__, settings, side="public", session_factory=session_factory, clock=clock)
+    app = create_flask_app(
+        __name__, settings, side="public", session_factory=session_factory, clock=clock
+    )
     init_limiter(app, settings)
 
     from public_site.views import home

@@ -28,8 +28,15 @@ class Division(Base):
     name: Mapped[str] = mapped_column(String(60), unique=True)
     name_en: Mapped[str] = mapped_column(String(100), default="")
     kind: Mapped[DivisionKind] = mapped_column(
-        Enum(DivisionKind, native_enum=False, length=10, values_callable=enum_values,
-             name="division_kind", create_constraint=True, validate_strings=True)
+        Enum(
+            DivisionKind,
+            native_enum=False,
+            length=10,
+            values_callable=enum_values,
+            name="division_kind",
+            create_constraint=True,
+            validate_strings=True,
+        )
     )
     # NBS township code (9 digits) where verified; NULL where not.
     code: Mapped[str | None] = mapped_column(String(9), unique=True)

@@ -18,7 +18,9 @@ def create_app(
     clock: Clock | None = None,
 ) -> Flask:
     settings = settings or settings_module.load()
-    app = create_flask_app(__name__, settings, side="staff", session_factory=session_factory, clock=clock)
+    app = create_flask_app(
+        __name__, settings, side="staff", session_factory=session_factory, clock=clock
+    )
 
     from staff_site import auth
     from staff_site.views import admin, audit, divisions, home

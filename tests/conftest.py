@@ -37,8 +37,12 @@ def make_settings(data_dir: Path, database_url: str = "", **changes: object) -> 
         "QINGLING_LOG_LEVEL": "DEBUG",
     }
     for name in (
-        "public_secret_key", "staff_secret_key", "password_pepper", "totp_key",
-        "audit_key", "ratelimit_key",
+        "public_secret_key",
+        "staff_secret_key",
+        "password_pepper",
+        "totp_key",
+        "audit_key",
+        "ratelimit_key",
     ):
         env[f"QINGLING_{name.upper()}"] = secrets.token_hex(32)
     return load(env).with_changes(testing=True, **changes)
@@ -150,9 +154,15 @@ def make_user(dbs: Session, clock: FakeClock, settings: Settings):  # type: igno
         totp: bool = False,
     ):  # type: ignore[no-untyped-def]
         user = accounts.create_user(
-            dbs, clock, settings, SYSTEM_ACTOR,
-            username=username, display_name=username.title(), password=password,
-            roles=set(roles), division_id=division_id,
+            dbs,
+            clock,
+            settings,
+            SYSTEM_ACTOR,
+            username=username,
+            display_name=username.title(),
+            password=password,
+            roles=set(roles),
+            division_id=division_id,
         )
         if totp:
             accounts.set_totp_seed_for_tests(dbs, clock, settings, user)
