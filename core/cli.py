@@ -24,7 +24,7 @@ from core import settings as settings_module
 from core.audit import services as audit
 from core.clock import SystemClock
 from core.errors import DomainError
-from core.settings import SECRET_BYTES, SPECS, Settings, SettingsError, secret_path
+from core.settings import SECRET_BYTES, SPECS, Settings, SettingsError, Spec, secret_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,23 +84,62 @@ def main(ctx: click.Context) -> None:
 # ---------------------------------------------------------------- init
 
 
+def new_secret_values() -> dict[str, bytes]:
+    """Fresh values for every generated secret; the key-record verifying key is derived from
+    the signing key, everything else is 32 random bytes."""
+    from crypto import signing
+
+    values = {s.name: secrets.token_bytes(SECRET_BYTES) for s in SPECS if s.secret is not None}
+    pair = signing.generate_signing_keypair()
+    values["key_signing_key"] = pair.private_key
+    values["key_verifying_key"] = pair.public_key
+    return values
+
+
 def write_secrets(settings: Settings, environ: dict[str, str] | None = None) -> list[Path]:
-    """Generate each secret that is neither in the environment nor on disk (mode 0600)."""
+    """Generate each secret that is neither in the environment nor on disk (mode 0600).
+
+    The verifying key is written only together with a newly generated signing key, so an
+    existing pair is never split.
+    """
+    from crypto import signing
+
     env = os.environ if environ is None else environ
+    values = new_secret_values()
+    signing_path = secret_path(settings.data_dir, _spec("key_signing_key"))
+    if env.get("QINGLING_KEY_SIGNING_KEY", "").strip() or signing_path.exists():
+        values.pop("key_verifying_key")
+        if settings.key_signing_key:
+            values["key_verifying_key"] = signing.verifying_key_of(settings.key_signing_key)
     written = []
     for spec in SPECS:
         if spec.secret is None or env.get(spec.variable, "").strip():
             continue
         path = secret_path(settings.data_dir, spec)
-        if path.exists():
+        if path.exists() or spec.name not in values:
             continue
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(path.parent, 0o700)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(secrets.token_hex(SECRET_BYTES) + "\n")
+            fh.write(values[spec.name].hex() + "\n")
         written.append(path)
     return written
+
+
+def _spec(name: str) -> Spec:
+    return next(s for s in SPECS if s.name == name)
+
+
+def check_key_pair(settings: Settings) -> None:
+    """Where both halves are present (embedded mode), they must belong together."""
+    from crypto import signing
+
+    if settings.key_signing_key and settings.key_verifying_key:
+        if signing.verifying_key_of(settings.key_signing_key) != settings.key_verifying_key:
+            raise click.ClickException(
+                "QINGLING_KEY_VERIFYING_KEY does not belong to QINGLING_KEY_SIGNING_KEY"
+            )
 
 
 @main.command()
@@ -116,6 +155,7 @@ def init(ctx: Context) -> None:
     for path in write_secrets(settings):
         click.echo(f"generated secret {path} (mode 0600)")
     settings = ctx.reload()
+    check_key_pair(settings)
     engine = db.make_engine(settings)
     try:
         migrate.upgrade(engine)

@@ -88,6 +88,14 @@ def _secret(name: str, raw: str) -> bytes:
     return value
 
 
+def _key32(name: str, raw: str) -> bytes:
+    """A raw 32-byte key (Ed25519), given as 64 hex digits."""
+    value = _secret(name, raw)
+    if len(value) != 32:
+        raise SettingsError(f"{PREFIX}{name.upper()}: must be exactly 32 bytes (64 hex digits)")
+    return value
+
+
 def _url(name: str, raw: str) -> str:
     value = raw.strip()
     if value and "://" not in value:
@@ -139,7 +147,7 @@ SPECS: tuple[Spec, ...] = (
         "proxy_count",
         "0",
         "Number of reverse proxies in front of the staff site whose X-Forwarded-For is "
-        "trusted (login throttling per address). The public site never reads addresses.",
+        "trusted (login throttling per address). The public site never stores or logs addresses.",
         _int_range(0, 5),
     ),
     Spec("max_upload_mb", "110", "Largest request body accepted, in MiB.", _int_range(1, 2048)),
@@ -212,6 +220,29 @@ SPECS: tuple[Spec, ...] = (
         _secret,
         "public",
     ),
+    Spec(
+        "token_pepper",
+        "",
+        "Public site: pepper of the tracking-token KDF (hex). Back it up apart from the database: "
+        "losing or changing it locks every reporter out.",
+        _secret,
+        "public",
+    ),
+    Spec(
+        "key_signing_key",
+        "",
+        "Staff site: Ed25519 key that signs every public key record (hex, 32 bytes).",
+        _key32,
+        "staff",
+    ),
+    Spec(
+        "key_verifying_key",
+        "",
+        "Public site: the pinned Ed25519 verifying key of the key records (hex, 32 bytes); "
+        "`qingling init` derives it from the signing key.",
+        _key32,
+        "public",
+    ),
 )
 
 SECRET_BYTES = 32
@@ -244,6 +275,9 @@ class Settings:
     totp_key: bytes = field(repr=False)
     audit_key: bytes = field(repr=False)
     ratelimit_key: bytes = field(repr=False)
+    token_pepper: bytes = field(repr=False)
+    key_signing_key: bytes = field(repr=False)
+    key_verifying_key: bytes = field(repr=False)
     testing: bool = False
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -278,7 +312,8 @@ def _read_secret_file(path: Path, spec: Spec) -> bytes:
         return b""
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError(f"cannot read {path}: {exc}") from None
-    return _secret(spec.name, raw)
+    value: bytes = spec.parse(spec.name, raw)
+    return value
 
 
 def load(environ: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:

@@ -36,15 +36,10 @@ def make_settings(data_dir: Path, database_url: str = "", **changes: object) -> 
         "QINGLING_ARGON2_ITERATIONS": "1",
         "QINGLING_LOG_LEVEL": "DEBUG",
     }
-    for name in (
-        "public_secret_key",
-        "staff_secret_key",
-        "password_pepper",
-        "totp_key",
-        "audit_key",
-        "ratelimit_key",
-    ):
-        env[f"QINGLING_{name.upper()}"] = secrets.token_hex(32)
+    from core.cli import new_secret_values
+
+    for name, value in new_secret_values().items():
+        env[f"QINGLING_{name.upper()}"] = value.hex()
     return load(env).with_changes(testing=True, **changes)
 
 

@@ -120,6 +120,9 @@ BAD_VALUES = [
     ("QINGLING_TOTP_KEY", "00" * 31, "at least 32 bytes"),
     ("QINGLING_AUDIT_KEY", "0", "hexadecimal"),
     ("QINGLING_RATELIMIT_KEY", "ab" * 16, "at least 32 bytes"),
+    ("QINGLING_TOKEN_PEPPER", "12" * 8, "at least 32 bytes"),
+    ("QINGLING_KEY_SIGNING_KEY", "ab" * 33, "exactly 32 bytes"),
+    ("QINGLING_KEY_VERIFYING_KEY", "xy" * 32, "hexadecimal"),
 ]
 
 
@@ -262,3 +265,19 @@ def test_cli_serve_without_init_says_what_to_do(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "qingling init" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_init_generates_a_matching_key_record_pair(tmp_path: Path) -> None:
+    """The verifying key the public site pins belongs to the staff side's signing key."""
+    from core.cli import write_secrets
+    from crypto import signing
+
+    settings = load({"QINGLING_DATA_DIR": str(tmp_path)}, dotenv=False)
+    write_secrets(settings, environ={})
+    loaded = load({"QINGLING_DATA_DIR": str(tmp_path)}, dotenv=False)
+    assert len(loaded.key_signing_key) == 32
+    assert signing.verifying_key_of(loaded.key_signing_key) == loaded.key_verifying_key
+    assert (tmp_path / "secrets" / "public" / "key_verifying_key").is_file()
+    assert not (tmp_path / "secrets" / "public" / "key_signing_key").exists()
+    # A second run writes nothing and never splits the pair.
+    assert write_secrets(loaded, environ={}) == []
