@@ -135,11 +135,11 @@ def check_key_pair(settings: Settings) -> None:
     """Where both halves are present (embedded mode), they must belong together."""
     from crypto import signing
 
-    if settings.key_signing_key and settings.key_verifying_key:
-        if signing.verifying_key_of(settings.key_signing_key) != settings.key_verifying_key:
-            raise click.ClickException(
-                "QINGLING_KEY_VERIFYING_KEY does not belong to QINGLING_KEY_SIGNING_KEY"
-            )
+    both = settings.key_signing_key and settings.key_verifying_key
+    if both and signing.verifying_key_of(settings.key_signing_key) != settings.key_verifying_key:
+        raise click.ClickException(
+            "QINGLING_KEY_VERIFYING_KEY does not belong to QINGLING_KEY_SIGNING_KEY"
+        )
 
 
 @main.command()

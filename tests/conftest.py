@@ -8,7 +8,6 @@ Settings use fast KDF parameters. ``QINGLING_TEST_DATABASE_URL`` runs the suite 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
