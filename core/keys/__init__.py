@@ -1,0 +1,1 @@
+"""Key groups, personal keys, grants and signed public key records (DESIGN.md "Key hierarchy")."""
