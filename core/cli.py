@@ -147,6 +147,7 @@ def check_key_pair(settings: Settings) -> None:
 def init(ctx: Context) -> None:
     """Create the data directory, secrets and database, and load the divisions."""
     from core import migrate
+    from intake.services import initialise_token_params
     from registry.services import load_default_divisions
 
     settings = ctx.settings
@@ -164,7 +165,11 @@ def init(ctx: Context) -> None:
     click.echo("database schema is at the latest revision")
     with ctx.unit_of_work() as session:
         added = load_default_divisions(session, SystemClock(), audit.SYSTEM_ACTOR)
+        params = initialise_token_params(session, SystemClock())
     click.echo(f"divisions: {added} added")
+    click.echo(
+        f"tracking-token KDF: version {params.version}, scrypt n=2^{params.n.bit_length() - 1}"
+    )
     click.echo(f"initialised {settings.data_dir}")
 
 
@@ -260,8 +265,9 @@ def audit_verify(ctx: Context, expected_head: str | None) -> None:
 
 def _register_extensions() -> None:
     from core.accounts import cli as accounts_cli
+    from core.keys import cli as keys_cli
 
-    for command in accounts_cli.COMMANDS:
+    for command in [*accounts_cli.COMMANDS, *keys_cli.COMMANDS]:
         main.add_command(command)
 
 

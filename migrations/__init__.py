@@ -13,7 +13,9 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent
 MODEL_MODULES = (
     "core.accounts.models",
     "core.audit.models",
+    "core.keys.models",
     "registry.models",
+    "intake.models",
 )
 
 

@@ -13,6 +13,7 @@ from core.clock import Clock
 from core.settings import Settings
 from core.web import create_flask_app
 from public_site.limits import init_limiter
+from public_site.uploads import EncryptingRequest
 
 
 def create_app(
@@ -25,6 +26,7 @@ def create_app(
     app = create_flask_app(
         __name__, settings, side="public", session_factory=session_factory, clock=clock
     )
+    app.request_class = EncryptingRequest  # uploads never spool to disk in plaintext
     init_limiter(app, settings)
 
     from public_site.views import home

@@ -35,9 +35,17 @@ from core.accounts import services as accounts
 from core.accounts.errors import AlreadyEnrolled, LoginExpired, WeakPassword, WrongCurrentPassword
 from core.accounts.models import Role, SessionStage, StaffSession, User
 from core.errors import TooManyAttempts
+from core.keys import personal as personal_keys
+from core.keys.errors import NoPersonalKey
 from core.web import clock, db_session, safe_next, settings_of
 from registry.models import Division
-from staff_site.forms.auth import ChangePasswordForm, CodeForm, LoginForm
+from staff_site.forms.auth import (
+    ChangePasswordForm,
+    CodeForm,
+    ConfirmForm,
+    LoginForm,
+    RecoverPasswordForm,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -71,6 +79,7 @@ def init_app(app: Flask) -> None:
 def _load_user() -> None:
     g.user = None
     g.pending = None
+    g.staff_session = None
     if request.endpoint == "static" or SESSION_KEY not in session:
         return
     value = session.get(SESSION_KEY)
@@ -80,10 +89,28 @@ def _load_user() -> None:
     if row is None:
         session.pop(SESSION_KEY, None)
         return
+    g.staff_session = row
     if row.stage == SessionStage.FULL:
         g.user = row.user
     else:
         g.pending = row
+
+
+def _cookie_value() -> str:
+    value = session.get(SESSION_KEY)
+    return value if isinstance(value, str) else ""
+
+
+def personal_key() -> bytes:
+    """The logged-in user's personal private key, from their session row and cookie.
+
+    Raises :class:`~core.keys.errors.NoPersonalKey` (shown as "log in again") if the session
+    holds none. Pass it straight to a service; never keep it beyond the request.
+    """
+    row: StaffSession | None = g.get("staff_session")
+    if row is None or g.get("user") is None:
+        raise NoPersonalKey()
+    return accounts.session_personal_key(row, _cookie_value())
 
 
 def current_user() -> User:
@@ -124,7 +151,11 @@ def login_required(view: F) -> F:
         user: User | None = g.get("user")
         if user is None:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        if user.must_change_password and request.endpoint not in {"auth.account", "auth.logout"}:
+        if user.must_change_password and request.endpoint not in {
+            "auth.account",
+            "auth.logout",
+            "auth.recovery_code",
+        }:
             return redirect(url_for("auth.account"))
         return view(*args, **kwargs)
 
@@ -219,6 +250,7 @@ def totp() -> str | Response | tuple[str, int]:
                 pending,
                 code=form.code.data or "",
                 address=client_address(),
+                cookie_value=_cookie_value(),
             )
         except TooManyAttempts as exc:
             form.form_errors.append(gettext(exc.message, **exc.params))
@@ -226,10 +258,17 @@ def totp() -> str | Response | tuple[str, int]:
         else:
             if result.cookie is not None:
                 _start_session(result.cookie)
-                return redirect(_next(), code=303)
+                return redirect(_after_login(result), code=303)
             form.code.errors = [gettext(result.error or accounts.WRONG_CODE)]
             status = 401
     return render_template("staff_site/auth/totp.html", form=form), status
+
+
+def _after_login(result: accounts.LoginResult) -> str:
+    """Where a completed login goes: the recovery-code page first if there is no code yet."""
+    if result.needs_recovery_code:
+        return url_for("auth.recovery_code", next=_next())
+    return _next()
 
 
 def qr_svg(uri: str) -> Markup:
@@ -262,6 +301,7 @@ def enrol() -> str | Response | tuple[str, int]:
                 pending,
                 code=form.code.data or "",
                 address=client_address(),
+                cookie_value=_cookie_value(),
             )
         except TooManyAttempts as exc:
             form.form_errors.append(gettext(exc.message, **exc.params))
@@ -273,7 +313,7 @@ def enrol() -> str | Response | tuple[str, int]:
             if result.cookie is not None:
                 _start_session(result.cookie)
                 flash(gettext("Two-step verification is set up."))
-                return redirect(_next(), code=303)
+                return redirect(_after_login(result), code=303)
             form.code.errors = [gettext(result.error or accounts.WRONG_CODE)]
             status = 401
     return render_template(
@@ -326,8 +366,82 @@ def account() -> str | Response | tuple[str, int]:
         else:
             _start_session(cookie_value)
             flash(gettext("Your password has been changed. You were logged out everywhere else."))
+            if not personal_keys.has_recovery_code(db_session(), user.id):
+                return redirect(url_for("auth.recovery_code"), code=303)
             return redirect(url_for("home.index"), code=303)
     suggestion = accounts.suggest_passphrase(username=user.username, display_name=user.display_name)
     return render_template(
-        "staff_site/auth/account.html", form=form, user=user, suggestion=suggestion
+        "staff_site/auth/account.html",
+        form=form,
+        user=user,
+        suggestion=suggestion,
+        has_recovery_code=personal_keys.has_recovery_code(db_session(), user.id),
+        recovery_form=ConfirmForm(),
     ), status
+
+
+@bp.route("/account/recovery-code", methods=["GET", "POST"])
+@login_required
+def recovery_code() -> str | Response | tuple[str, int]:
+    """Make a new recovery code and show it once, in the response to the POST (never in a
+    redirect, a flash message or a log). Any earlier code stops working."""
+    user = current_user()
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            code = personal_keys.issue_recovery_code(
+                db_session(),
+                clock(),
+                settings_of(),
+                accounts.actor_of(user),
+                user,
+                private_key=personal_key(),
+            )
+        except NoPersonalKey as exc:
+            flash(gettext(exc.message))
+            return redirect(url_for("auth.account"), code=303)
+        return render_template("staff_site/auth/recovery_code_shown.html", code=code, next=_next())
+    return render_template(
+        "staff_site/auth/recovery_code.html",
+        form=form,
+        has_code=personal_keys.has_recovery_code(db_session(), user.id),
+    ), (400 if form.errors else 200)
+
+
+@bp.route("/login/recover", methods=["GET", "POST"])
+def recover() -> str | Response | tuple[str, int]:
+    """A forgotten password: user name, recovery code, authenticator code, new password."""
+    if g.get("user") is not None:
+        return redirect(url_for("auth.account"))
+    form = RecoverPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            result = accounts.recover_password(
+                db_session(),
+                clock(),
+                settings_of(),
+                username=form.username.data or "",
+                recovery_code=form.recovery_code.data or "",
+                totp_code=form.code.data or "",
+                new_password=form.new_password.data or "",
+                address=client_address(),
+            )
+        except TooManyAttempts as exc:
+            form.form_errors.append(gettext(exc.message, **exc.params))
+            status = 429
+        except WeakPassword as exc:
+            form.new_password.errors = [gettext(p) for p in exc.problems]
+            status = 400
+        else:
+            if result.new_code is not None:
+                session.pop(SESSION_KEY, None)
+                # Shown in this response only (never in a redirect, a flash or a log).
+                return render_template(
+                    "staff_site/auth/recovery_code_shown.html", code=result.new_code, next=None
+                )
+            form.form_errors.append(gettext(result.error or accounts.WRONG_RECOVERY))
+            status = 401
+    elif form.errors:
+        status = 400
+    return render_template("staff_site/auth/recover.html", form=form), status

@@ -1,8 +1,8 @@
 """``qingling create-user`` and ``qingling demo``: staff accounts from the command line.
 
-Passwords and TOTP secrets are printed once, to the terminal that asked for them, and never
-logged. Whoever runs these commands has the server's secrets anyway; the audit trail records
-the accounts as created by the system.
+Passwords, recovery codes, TOTP secrets and the demo's recovery key are printed once, to the
+terminal that asked for them, and never logged. Whoever runs these commands has the server's
+secrets anyway; the audit trail records the accounts as created by the system.
 """
 
 from __future__ import annotations
@@ -89,10 +89,18 @@ def create_user(
             division_id=_resolve_division(session, division),
         )
         created = user.username
+        recovery_code = accounts.new_recovery_code(
+            session, SystemClock(), ctx.settings, user, password=password
+        )
     click.echo(f"created user {created}")
     if generate_password:
         click.echo(f"password (shown once): {password}")
+    click.echo(f"recovery code (shown once, for {created} alone): {recovery_code}")
     click.echo("the authenticator app is set up at the first login")
+    click.echo(
+        "the new user belongs to no key group until a member grants access "
+        "(qingling keys grant USER GROUP --member NAME)"
+    )
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,13 @@ class DemoAccount:
 
 
 DEMO_DIVISION = "杨舍镇"
+# Key groups the demo accounts are granted with the demo's recovery key.
+DEMO_GRANTS = (
+    ("demo.triage", "triage:city"),
+    ("demo.triage.yangshe", f"triage:{DEMO_DIVISION}"),
+    ("demo.finance", "finance"),
+    ("demo.approver", "finance"),
+)
 DEMO_ACCOUNTS = (
     DemoAccount("demo.triage", "Demo City Triage", frozenset({Role.TRIAGE_OFFICER}), None),
     DemoAccount(
@@ -124,9 +139,14 @@ DEMO_ACCOUNTS = (
 @click.command("demo")
 @pass_context
 def demo(ctx: Context) -> None:
-    """Create demo staff accounts for every role, printing their credentials once."""
+    """Create demo staff accounts for every role and the key groups (with a recovery key, when
+    there are none yet), grant the demo triage and finance staff their groups, and print every
+    credential once."""
+    from core.keys import cli as keys_cli
+
     clock = SystemClock()
-    printed: list[tuple[str, str, str, str]] = []
+    printed: list[tuple[str, str, str, str, str]] = []
+    created: dict[str, User] = {}
     with ctx.unit_of_work() as session:
         names = [a.username for a in DEMO_ACCOUNTS]
         existing = list(session.scalars(select(User.username).where(User.username.in_(names))))
@@ -152,14 +172,30 @@ def demo(ctx: Context) -> None:
                 division_id=_resolve_division(session, account.division),
             )
             secret = accounts.enrol_totp_seed(session, clock, ctx.settings, user)
-            printed.append((user.username, password, secret, accounts.totp_uri(user, secret)))
+            code = accounts.new_recovery_code(session, clock, ctx.settings, user, password=password)
+            created[user.username] = user
+            printed.append((user.username, password, secret, accounts.totp_uri(user, secret), code))
+        sheet = keys_cli.demo_groups(
+            session, ctx, [(created[name], group) for name, group in DEMO_GRANTS]
+        )
     click.echo("demo accounts (shown once; keep them somewhere safe or run on a demo instance):")
-    for username, password, secret, uri in printed:
+    for username, password, secret, uri, code in printed:
         click.echo("")
-        click.echo(f"  user name:   {username}")
-        click.echo(f"  password:    {password}")
-        click.echo(f"  TOTP secret: {secret}")
-        click.echo(f"  TOTP URI:    {uri}")
+        click.echo(f"  user name:     {username}")
+        click.echo(f"  password:      {password}")
+        click.echo(f"  TOTP secret:   {secret}")
+        click.echo(f"  TOTP URI:      {uri}")
+        click.echo(f"  recovery code: {code}")
+    click.echo("")
+    if sheet is None:
+        click.echo(
+            "the key groups already existed: grant the demo accounts with "
+            "`qingling keys grant USER GROUP`"
+        )
+        return
+    click.echo("key groups: " + ", ".join(f"{name} → {group}" for name, group in DEMO_GRANTS))
+    click.echo("")
+    keys_cli.print_recovery_sheet(sheet, str(ctx.settings.data_dir))
 
 
 COMMANDS: list[click.Command] = [create_user, demo]

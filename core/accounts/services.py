@@ -15,6 +15,7 @@ Nothing here reads Flask, the environment or the request: the caller passes the 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -53,6 +54,8 @@ from core.accounts.passphrases import generate_passphrase, password_problems
 from core.audit.services import SYSTEM_ACTOR, Actor, record
 from core.clock import Clock
 from core.errors import N_, AuthenticationFailed, Conflict, InvalidInput, TooManyAttempts
+from core.keys import personal as personal_keys
+from core.keys.errors import NoPersonalKey, WrongRecoveryCode
 from core.settings import Settings
 from crypto import passwords, secretbox, totp
 from registry.models import Division
@@ -135,10 +138,24 @@ def _store_password(user: User, settings: Settings, password: str) -> passwords.
     return derived
 
 
-def _password_matches(user: User, settings: Settings, password: str) -> bool:
+def _check_password(user: User, settings: Settings, password: str) -> passwords.DerivedKeys | None:
+    """The derived keys if ``password`` is the user's (one Argon2id run), else None."""
     params = passwords.KdfParams.parse(user.kdf_params)
     derived = passwords.derive(password, user.password_salt, settings.password_pepper, params)
-    return passwords.verifier_matches(user.password_verifier, derived.verifier)
+    if passwords.verifier_matches(user.password_verifier, derived.verifier):
+        return derived
+    return None
+
+
+def _unlock_or_create_personal_key(
+    session: Session, clock: Clock, settings: Settings, user: User, *, wrap_key: bytes
+) -> bytes:
+    """The user's personal private key; a user from before key groups gets one now."""
+    if personal_keys.personal_key_of(session, user.id) is None:
+        return personal_keys.create_personal_key(
+            session, clock, settings, actor_of(user), user, wrap_key=wrap_key
+        )
+    return personal_keys.unlock_personal_key(session, user, wrap_key)
 
 
 def create_user(
@@ -173,9 +190,9 @@ def create_user(
         created_at=now,
         roles=[UserRole(role=Role(r)) for r in sorted(roles)],
     )
-    _store_password(user, settings, password)
+    derived = _store_password(user, settings, password)
     session.add(user)
-    # Flushed for the id that the audit record names (and TOTP seeds are bound to).
+    # Flushed for the id that the audit record names (and TOTP seeds and keys are bound to).
     session.flush()
     record(
         session,
@@ -191,7 +208,37 @@ def create_user(
             "must_change_password": must_change_password,
         },
     )
+    personal_keys.create_personal_key(
+        session, clock, settings, actor, user, wrap_key=derived.wrap_key
+    )
     return user
+
+
+def personal_key_with_password(
+    session: Session, clock: Clock, settings: Settings, user: User, *, password: str
+) -> bytes:
+    """``user``'s personal private key, unwrapped with their password (for the CLI, which has
+    no session): :class:`WrongCurrentPassword` if the password is wrong."""
+    derived = _check_password(user, settings, password) if user.active else None
+    if derived is None:
+        raise WrongCurrentPassword()
+    return _unlock_or_create_personal_key(session, clock, settings, user, wrap_key=derived.wrap_key)
+
+
+def new_recovery_code(
+    session: Session, clock: Clock, settings: Settings, user: User, *, password: str
+) -> str:
+    """Issue a recovery code for ``user`` given their password (for the CLI, which has no
+    session); returns the code to show once. Any earlier code stops working."""
+    derived = _check_password(user, settings, password)
+    if derived is None:
+        raise WrongCurrentPassword()
+    private = _unlock_or_create_personal_key(
+        session, clock, settings, user, wrap_key=derived.wrap_key
+    )
+    return personal_keys.issue_recovery_code(
+        session, clock, settings, actor_of(user), user, private_key=private
+    )
 
 
 def find_user(session: Session, username: str) -> User | None:
@@ -251,8 +298,14 @@ def _cookie_hash(cookie_value: str) -> bytes:
 
 
 def _new_session(
-    session: Session, clock: Clock, user: User, stage: SessionStage
+    session: Session,
+    clock: Clock,
+    user: User,
+    stage: SessionStage,
+    personal_private_key: bytes | None = None,
 ) -> tuple[str, StaffSession]:
+    """A new session row; the personal key, if given, is stored encrypted under HKDF of the
+    new cookie value (see :mod:`core.keys.personal`)."""
     cookie_value = secrets.token_urlsafe(32)
     now = clock.now()
     row = StaffSession(
@@ -263,6 +316,10 @@ def _new_session(
         created_at=now,
         last_seen_at=now,
     )
+    if personal_private_key is not None:
+        row.personal_key_enc = personal_keys.seal_for_session(
+            cookie_value, user.id, personal_private_key
+        )
     session.add(row)
     return cookie_value, row
 
@@ -273,10 +330,18 @@ def open_session(
     settings: Settings,
     user: User,
     stage: SessionStage = SessionStage.FULL,
+    *,
+    personal_private_key: bytes | None = None,
 ) -> str:
     """Open a session for ``user``; returns the random value for the cookie (never stored)."""
-    cookie_value, _ = _new_session(session, clock, user, stage)
+    cookie_value, _ = _new_session(session, clock, user, stage, personal_private_key)
     return cookie_value
+
+
+def session_personal_key(staff_session: StaffSession, cookie_value: str) -> bytes:
+    """The personal private key a session holds, given its cookie value
+    (:class:`~core.keys.errors.NoPersonalKey` if it holds none)."""
+    return personal_keys.personal_key_from_session(staff_session, cookie_value)
 
 
 def _expired(row: StaffSession, now: dt.datetime, settings: Settings) -> bool:
@@ -403,6 +468,8 @@ class LoginResult:
 
     cookie: str | None = None
     needs_enrolment: bool = False
+    # The user has no recovery code yet: the site offers to make one next.
+    needs_recovery_code: bool = False
     error: str | None = None
 
     @property
@@ -423,17 +490,24 @@ def password_login(
     keys = _throttle_keys(settings, username, address)
     _check_throttle(session, clock, settings, keys)
     user = find_user(session, username)
+    derived: passwords.DerivedKeys | None = None
     if user is None:
         passwords.derive(password, _DUMMY_SALT, settings.password_pepper, _kdf_params(settings))
-        ok = False
-    else:
-        ok = _password_matches(user, settings, password) and user.active
-    if user is None or not ok:
+    elif user.active:
+        derived = _check_password(user, settings, password)
+    if user is None or derived is None:
         _record_failure(session, clock, settings, keys, user=user, step="password")
         return LoginResult(error=WRONG_CREDENTIALS)
+    private = _unlock_or_create_personal_key(
+        session, clock, settings, user, wrap_key=derived.wrap_key
+    )
     if user.kdf_params != _kdf_params(settings).encode():
-        # The cost settings changed since this password was set: rehash while we have it.
-        _store_password(user, settings, password)
+        # The cost settings changed since this password was set: rehash while we have it,
+        # and re-wrap the personal key under the new password-derived key.
+        derived = _store_password(user, settings, password)
+        personal_keys.rewrap_personal_key(
+            session, clock, actor_of(user), user, private_key=private, wrap_key=derived.wrap_key
+        )
         record(
             session,
             clock,
@@ -443,7 +517,7 @@ def password_login(
             user.id,
             {"kdf_params": user.kdf_params},
         )
-    cookie_value, _ = _new_session(session, clock, user, SessionStage.TOTP)
+    cookie_value, _ = _new_session(session, clock, user, SessionStage.TOTP, private)
     return LoginResult(cookie=cookie_value, needs_enrolment=user.totp_seed_enc is None)
 
 
@@ -454,9 +528,21 @@ def _pending_user(pending: StaffSession) -> User:
 
 
 def _finish_login(
-    session: Session, clock: Clock, settings: Settings, pending: StaffSession, user: User
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    pending: StaffSession,
+    *,
+    pending_cookie: str,
 ) -> LoginResult:
-    """Replace the pending session by a fresh full one (new cookie value)."""
+    """Replace the pending session by a fresh full one (new cookie value); the personal key
+    moves from under the pending value to under the new one."""
+    user = pending.user
+    private: bytes | None
+    try:
+        private = personal_keys.personal_key_from_session(pending, pending_cookie)
+    except NoPersonalKey:
+        private = None
     session.delete(pending)
     # The account's failures are forgotten only after both factors; the address's are kept.
     session.execute(
@@ -466,9 +552,13 @@ def _finish_login(
         execution_options={"synchronize_session": False},
     )
     user.last_login_at = clock.now()
-    cookie_value, _ = _new_session(session, clock, user, SessionStage.FULL)
+    cookie_value, _ = _new_session(session, clock, user, SessionStage.FULL, private)
     record(session, clock, actor_of(user), "user.login", "user", user.id, {})
-    return LoginResult(cookie=cookie_value)
+    return LoginResult(
+        cookie=cookie_value,
+        needs_recovery_code=private is not None
+        and not personal_keys.has_recovery_code(session, user.id),
+    )
 
 
 def complete_totp_login(
@@ -479,8 +569,13 @@ def complete_totp_login(
     *,
     code: str,
     address: str | None,
+    cookie_value: str,
 ) -> LoginResult:
-    """Second step: the TOTP code. Each code is accepted once; earlier codes never again."""
+    """Second step: the TOTP code. Each code is accepted once; earlier codes never again.
+
+    ``cookie_value`` is the pending session's cookie value, under which its copy of the
+    personal key is encrypted.
+    """
     user = _pending_user(pending)
     if user.totp_seed_enc is None:
         raise Conflict(N_("Set up two-step verification first."))
@@ -492,7 +587,7 @@ def complete_totp_login(
         _record_failure(session, clock, settings, keys, user=user, step="totp")
         return LoginResult(error=WRONG_CODE if step is None else CODE_USED)
     user.totp_last_step = step
-    return _finish_login(session, clock, settings, pending, user)
+    return _finish_login(session, clock, settings, pending, pending_cookie=cookie_value)
 
 
 def pending_enrolment(session: Session, settings: Settings, pending: StaffSession) -> TotpEnrolment:
@@ -518,6 +613,7 @@ def confirm_totp_enrolment(
     *,
     code: str,
     address: str | None,
+    cookie_value: str,
 ) -> LoginResult:
     """Confirm the pending seed with a code from the app; then the login completes."""
     user = _pending_user(pending)
@@ -544,7 +640,7 @@ def confirm_totp_enrolment(
         user.id,
         {"method": "confirmed"},
     )
-    return _finish_login(session, clock, settings, pending, user)
+    return _finish_login(session, clock, settings, pending, pending_cookie=cookie_value)
 
 
 # ---------------------------------------------------------------- own password
@@ -559,18 +655,121 @@ def change_own_password(
     current_password: str,
     new_password: str,
 ) -> str:
-    """Change the password; every session ends and a fresh one opens (returns its cookie)."""
-    if not _password_matches(user, settings, current_password):
+    """Change the password; every session ends and a fresh one opens (returns its cookie).
+
+    The personal key is re-wrapped under the new password-derived key (the same key, so the
+    grants survive). But if the password being replaced was set by an administrator
+    (``must_change_password``), someone else knew it and so could unwrap that key: the user
+    gets a new personal key instead (no grants were given to the old one, see
+    :func:`core.keys.services.grant`).
+    """
+    old = _check_password(user, settings, current_password)
+    if old is None:
         raise WrongCurrentPassword()
     check_password_strength(new_password, username=user.username, display_name=user.display_name)
     if new_password == current_password:
         raise WeakPassword([N_("Choose a password different from the current one.")])
-    _store_password(user, settings, new_password)
+    actor = actor_of(user)
+    known_to_admin = user.must_change_password or (
+        personal_keys.personal_key_of(session, user.id) is None
+    )
+    private = (
+        None if known_to_admin else personal_keys.unlock_personal_key(session, user, old.wrap_key)
+    )
+    derived = _store_password(user, settings, new_password)
+    if private is None:
+        private = personal_keys.create_personal_key(
+            session, clock, settings, actor, user, wrap_key=derived.wrap_key
+        )
+    else:
+        personal_keys.rewrap_personal_key(
+            session, clock, actor, user, private_key=private, wrap_key=derived.wrap_key
+        )
     user.password_changed_at = clock.now()
     user.must_change_password = False
     end_all_sessions(session, user.id)
-    record(session, clock, actor_of(user), "user.password_changed", "user", user.id, {})
-    return open_session(session, clock, settings, user)
+    record(session, clock, actor, "user.password_changed", "user", user.id, {})
+    return open_session(session, clock, settings, user, personal_private_key=private)
+
+
+WRONG_RECOVERY = WrongRecoveryCode.message
+
+
+@dataclass(frozen=True)
+class RecoveryResult:
+    """The outcome of :func:`recover_password`: the new recovery code to show once, or an
+    error msgid (the failure was recorded for throttling and must be committed)."""
+
+    new_code: str | None = None
+    error: str | None = None
+
+
+def recover_password(
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    *,
+    username: str,
+    recovery_code: str,
+    totp_code: str,
+    new_password: str,
+    address: str | None,
+) -> RecoveryResult:
+    """A forgotten password: the recovery code unwraps the personal key, a TOTP code proves
+    the second factor; the key is re-wrapped under the new password (grants survive), a new
+    recovery code replaces the used one, and every session ends.
+
+    Throttled like a login. Unknown user, wrong code or wrong TOTP code give one message.
+    """
+    keys = _throttle_keys(settings, username, address)
+    _check_throttle(session, clock, settings, keys)
+    user = find_user(session, username)
+    check_password_strength(
+        new_password,
+        username=user.username if user is not None else username.strip().casefold(),
+        display_name=user.display_name if user is not None else "",
+    )
+    if user is None or not user.active or user.totp_seed_enc is None:
+        with contextlib.suppress(WrongRecoveryCode):  # same work as for a real account
+            personal_keys.unlock_with_recovery_code(session, settings, None, recovery_code)
+        _record_failure(session, clock, settings, keys, user=user, step="recovery")
+        return RecoveryResult(error=WRONG_RECOVERY)
+    try:
+        private = personal_keys.unlock_with_recovery_code(session, settings, user, recovery_code)
+    except WrongRecoveryCode:
+        _record_failure(session, clock, settings, keys, user=user, step="recovery")
+        return RecoveryResult(error=WRONG_RECOVERY)
+    seed = _open_seed(settings, user.id, user.totp_seed_enc, _SEED_PURPOSE)
+    step = totp.verify(seed, totp_code, clock.now())
+    if step is None or step <= user.totp_last_step:
+        _record_failure(session, clock, settings, keys, user=user, step="recovery_totp")
+        return RecoveryResult(error=WRONG_RECOVERY)
+    user.totp_last_step = step
+    actor = actor_of(user)
+    derived = _store_password(user, settings, new_password)
+    personal_keys.rewrap_personal_key(
+        session, clock, actor, user, private_key=private, wrap_key=derived.wrap_key
+    )
+    user.password_changed_at = clock.now()
+    user.must_change_password = False
+    ended = end_all_sessions(session, user.id)
+    session.execute(
+        delete(LoginFailure).where(LoginFailure.key_hash == keys[0]),
+        execution_options={"synchronize_session": False},
+    )
+    record(
+        session,
+        clock,
+        actor,
+        "user.password_recovered",
+        "user",
+        user.id,
+        {"sessions_ended": ended},
+    )
+    code = personal_keys.issue_recovery_code(
+        session, clock, settings, actor, user, private_key=private
+    )
+    return RecoveryResult(new_code=code)
 
 
 # ---------------------------------------------------------------- administration
@@ -708,12 +907,17 @@ def set_active(session: Session, clock: Clock, actor: User, user_id: int, active
 def reset_password(
     session: Session, clock: Clock, settings: Settings, actor: User, user_id: int
 ) -> str:
-    """Give a user a new generated passphrase (returned, to show once); they must change it."""
+    """Give a user a new generated passphrase (returned, to show once); they must change it.
+
+    The old personal key is wrapped under the forgotten password, so the user gets a NEW
+    personal key (version + 1) and every grant sealed to the old one is deleted: they are
+    outside every key group until a member (or the recovery key) grants again.
+    """
     target = get_user(session, actor, user_id)
     if target.id == actor.id:
         raise Conflict(N_("Change your own password under “My account”."))
     passphrase = suggest_passphrase(username=target.username, display_name=target.display_name)
-    _store_password(target, settings, passphrase)
+    derived = _store_password(target, settings, passphrase)
     target.password_changed_at = clock.now()
     target.must_change_password = True
     ended = end_all_sessions(session, target.id)
@@ -725,5 +929,8 @@ def reset_password(
         "user",
         target.id,
         {"sessions_ended": ended},
+    )
+    personal_keys.create_personal_key(
+        session, clock, settings, actor_of(actor), target, wrap_key=derived.wrap_key
     )
     return passphrase

@@ -67,3 +67,48 @@ class ChangePasswordForm(FlaskForm):
         ],
         render_kw={"autocomplete": "new-password"},
     )
+
+
+class ConfirmForm(FlaskForm):
+    """A button that needs nothing but the CSRF token."""
+
+
+class RecoverPasswordForm(FlaskForm):
+    """A forgotten password, with the recovery code and the authenticator app."""
+
+    username = StringField(
+        _l("User name"),
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=64)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
+    )
+    recovery_code = StringField(
+        _l("Recovery code"),
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=100)],
+        description=_l("32 characters in 8 groups, as you wrote it down; dashes are optional."),
+        render_kw={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"},
+    )
+    code = StringField(
+        _l("Code from your authenticator app"),
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=12)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "pattern": "[0-9 ]*"},
+    )
+    new_password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(max=MAX_LENGTH)],
+        description=_l(
+            "At least 12 characters and two kinds of character; not your name, not a common "
+            "password. A passphrase of several words is easiest."
+        ),
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm_password = PasswordField(
+        _l("New password again"),
+        validators=[
+            DataRequired(),
+            EqualTo("new_password", message=_l("The two new passwords differ.")),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )

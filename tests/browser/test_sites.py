@@ -126,6 +126,15 @@ def test_staff_login_with_password_and_totp_enrolment(
     page.fill("#enrol-form [name=code]", current_code(secret))
     with page.expect_navigation():
         page.click("#enrol-submit")
+    # First login: the recovery code is made and shown once, then the staff home page.
+    assert "/account/recovery-code" in page.url, f"landed on {page.url}"
+    with page.expect_navigation():
+        page.click("#recovery-code-submit")
+    recovery_code = page.locator("#recovery-code").inner_text().strip()
+    assert len(recovery_code.replace("-", "")) == 32
+    page.screenshot(path=str(artifacts / "staff-recovery-code.png"), full_page=True)
+    with page.expect_navigation():
+        page.click("#recovery-done")
     assert page.url.rstrip("/") == sites.staff_url, f"landed on {page.url}"
     assert html_lang(page) == "en"
     body = page.locator("body").inner_text()

@@ -90,7 +90,9 @@ def full_login(
     pending = accounts.find_session(dbs, clock, settings, result.cookie)
     assert pending is not None
     code = totp.code_at(totp.from_base32(secret), clock.now())
-    done = accounts.complete_totp_login(dbs, clock, settings, pending, code=code, address=ADDRESS)
+    done = accounts.complete_totp_login(
+        dbs, clock, settings, pending, code=code, address=ADDRESS, cookie_value=result.cookie
+    )
     assert done.cookie is not None, done.error
     return done.cookie
 
@@ -118,7 +120,7 @@ def test_create_user_stores_no_password_and_audits(
     assert len(user.password_salt) == 16
     assert len(user.password_verifier) == 32
     assert DEFAULT_PASSWORD.encode() not in user.password_verifier
-    assert audit_actions(dbs)[-1] == "user.created"
+    assert audit_actions(dbs)[-2:] == ["user.created", "personal_key.created"]
     assert DEFAULT_PASSWORD not in audit_text(dbs)
 
 
@@ -219,7 +221,9 @@ def test_password_then_totp_gives_a_fresh_full_session(
     assert pending.stage == SessionStage.TOTP
 
     code = totp.code_at(totp.from_base32(secret), clock.now())
-    done = accounts.complete_totp_login(dbs, clock, settings, pending, code=code, address=ADDRESS)
+    done = accounts.complete_totp_login(
+        dbs, clock, settings, pending, code=code, address=ADDRESS, cookie_value=first.cookie
+    )
     assert done.ok
     assert done.cookie is not None
     assert done.cookie != first.cookie
@@ -277,7 +281,7 @@ def test_user_without_totp_is_sent_to_enrolment_which_needs_a_valid_code(
     assert user.totp_seed_enc is None
 
     bad = accounts.confirm_totp_enrolment(
-        dbs, clock, settings, pending, code="000000", address=ADDRESS
+        dbs, clock, settings, pending, code="000000", address=ADDRESS, cookie_value=result.cookie
     )
     if bad.ok:  # one chance in a million that 000000 is the current code
         pytest.skip("000000 happened to be the current code")
@@ -286,7 +290,7 @@ def test_user_without_totp_is_sent_to_enrolment_which_needs_a_valid_code(
 
     code = totp.code_at(totp.from_base32(enrolment.secret), clock.now())
     done = accounts.confirm_totp_enrolment(
-        dbs, clock, settings, pending, code=code, address=ADDRESS
+        dbs, clock, settings, pending, code=code, address=ADDRESS, cookie_value=result.cookie
     )
     assert done.ok
     assert user.totp_seed_enc is not None
@@ -299,7 +303,9 @@ def test_user_without_totp_is_sent_to_enrolment_which_needs_a_valid_code(
     assert not second.needs_enrolment
     pending2 = accounts.find_session(dbs, clock, settings, second.cookie)
     assert pending2 is not None
-    again = accounts.complete_totp_login(dbs, clock, settings, pending2, code=code, address=ADDRESS)
+    again = accounts.complete_totp_login(
+        dbs, clock, settings, pending2, code=code, address=ADDRESS, cookie_value=second.cookie
+    )
     assert again.error == accounts.CODE_USED
 
 
@@ -318,7 +324,7 @@ def test_a_code_is_accepted_once_and_earlier_codes_never(
         pending = accounts.find_session(dbs, clock, settings, result.cookie)
         assert pending is not None
         replay = accounts.complete_totp_login(
-            dbs, clock, settings, pending, code=code, address=ADDRESS
+            dbs, clock, settings, pending, code=code, address=ADDRESS, cookie_value=result.cookie
         )
         assert not replay.ok
         assert replay.error == accounts.CODE_USED
@@ -335,7 +341,9 @@ def test_pending_session_cannot_be_used_as_a_full_one(
     full = accounts.find_session(dbs, clock, settings, cookie)
     assert full is not None
     with pytest.raises(LoginExpired):
-        accounts.complete_totp_login(dbs, clock, settings, full, code="123456", address=None)
+        accounts.complete_totp_login(
+            dbs, clock, settings, full, code="123456", address=None, cookie_value=cookie
+        )
 
 
 # ---------------------------------------------------------------- throttling
@@ -390,11 +398,13 @@ def test_wrong_codes_count_towards_the_lock(
     assert pending is not None
     for _ in range(settings.login_max_failures):
         failed = accounts.complete_totp_login(
-            dbs, clock, settings, pending, code=wrong, address=ADDRESS
+            dbs, clock, settings, pending, code=wrong, address=ADDRESS, cookie_value=result.cookie
         )
         assert failed.error == accounts.WRONG_CODE
     with pytest.raises(TooManyAttempts):
-        accounts.complete_totp_login(dbs, clock, settings, pending, code=right, address=ADDRESS)
+        accounts.complete_totp_login(
+            dbs, clock, settings, pending, code=right, address=ADDRESS, cookie_value=result.cookie
+        )
 
 
 def test_throttle_keys_hide_names_and_addresses(

@@ -112,6 +112,10 @@ def test_create_user_with_generated_password_and_division_by_id(env: dict[str, s
     match = re.search(r"password \(shown once\): (\S+)", result.output)
     assert match
     assert len(match.group(1).split("-")) == 7
+    code = re.search(r"recovery code \(shown once, for li.na alone\): (\S+)", result.output)
+    assert code
+    assert len(code.group(1).split("-")) == 8
+    assert code.group(1) not in audit_details(env)
     assert users(env)["li.na"].division_id == tangqiao
 
 
@@ -189,9 +193,39 @@ def test_demo_prints_credentials_once(env: dict[str, str]) -> None:
     details = audit_details(env)
     assert not any(p in details for p in passwords)
     assert not any(s in details for s in secrets)
+    # Each account's recovery code, and the instance's recovery key, printed once.
+    codes = re.findall(r"recovery code:\s+(\S+)", first.output)
+    assert len(codes) == 8
+    assert all(len(c.split("-")) == 8 for c in codes)
+    assert not any(c in details for c in codes)
+    assert first.output.count("QINGLING RECOVERY KEY") == 1
+    assert "demo.triage.yangshe → triage:杨舍镇" in first.output
+    assert_demo_members(env)
 
     second = run(env, "demo")
     assert second.exit_code == 0, second.output
     assert "already exist" in second.output
     assert not any(p in second.output for p in passwords)
     assert not any(s in second.output for s in secrets)
+    assert not any(c in second.output for c in codes)
+    assert "RECOVERY KEY" not in second.output
+
+
+def assert_demo_members(env: dict[str, str]) -> None:
+    """The demo triage officers and finance staff hold their groups' keys."""
+    from core.keys import services as keys
+
+    engine = db.make_engine(load(env, dotenv=False))
+    try:
+        with db.unit_of_work(db.make_session_factory(engine)) as session:
+            found = {
+                group.slug: sorted(m.username for m in keys.members(session, group))
+                for group in keys.list_groups(session)
+            }
+            yangshe = keys.resolve_group(session, "triage:杨舍镇").slug
+    finally:
+        engine.dispose()
+    assert found["triage:city"] == ["demo.triage"]
+    assert found[yangshe] == ["demo.triage.yangshe"]
+    assert found["finance"] == ["demo.approver", "demo.finance"]
+    assert found["recovery"] == []

@@ -25,7 +25,8 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 CSRF_EXEMPT: dict[str, str] = {}
 
 # Staff endpoints an anonymous visitor may reach.
-STAFF_ANONYMOUS = {"static", "language.switch", "auth.login"}
+# (auth.recover: a forgotten password, proved by the recovery code and the authenticator app.)
+STAFF_ANONYMOUS = {"static", "language.switch", "auth.login", "auth.recover"}
 
 
 def dummy_values(rule: Rule) -> dict[str, Any]:

@@ -272,3 +272,36 @@ def test_random_header_and_chunks_only_raise_crypto_error(
 ) -> None:
     with pytest.raises(CryptoError):
         decrypt(header, chunks)
+
+
+def test_chunk_sized_writes_of_bytes_and_of_reused_buffers() -> None:
+    """Exactly-one-chunk writes: immutable bytes are kept by reference until the next byte
+    arrives; a bytearray the caller reuses must be copied, or the output would change."""
+    data = os.urandom(3 * 1024)
+    enc = StreamEncryptor(KEY, tip_id=TIP, attachment_id=ATT, chunk_log2=SMALL)
+    chunks: list[bytes] = []
+    for start in range(0, len(data), 1024):
+        chunks += enc.write(data[start : start + 1024])  # bytes: held, not copied
+    assert len(chunks) == 2
+    chunks.append(enc.finish())
+    assert decrypt(enc.header, chunks) == data
+
+    reused = bytearray(1024)
+    enc = StreamEncryptor(KEY, tip_id=TIP, attachment_id=ATT, chunk_log2=SMALL)
+    chunks = []
+    for start in range(0, len(data), 1024):
+        reused[:] = data[start : start + 1024]
+        chunks += enc.write(reused)
+        chunks += enc.write(memoryview(reused)[:0])  # an empty write proves nothing
+    reused[:] = bytes(1024)  # the caller scribbles over its buffer before finish()
+    chunks.append(enc.finish())
+    assert len(chunks) == 3
+    assert decrypt(enc.header, chunks) == data
+
+
+def test_held_chunk_then_small_and_large_writes() -> None:
+    data = os.urandom(5 * 1024 + 3)
+    pieces = [1024, 1, 1023, 2048 + 1, 1024 + 2]
+    header, chunks = encrypt(data, pieces)
+    assert decrypt(header, chunks) == data
+    assert [len(c) for c in chunks] == [1040] * 5 + [3 + 16]

@@ -79,7 +79,8 @@ def test_login_with_password_then_totp(
     code = totp.code_at(totp.from_base32(secret), clock.now())
     response = post_code(client, "/login/totp", code)
     assert response.status_code == 303
-    assert response.headers["Location"] == "/"
+    # No recovery code yet: the recovery-code page comes first, then where the user was going.
+    assert response.headers["Location"] == "/account/recovery-code?next=/"
     with client.session_transaction() as flask_session:
         assert flask_session["sid"] != pending_value  # renewed after the second factor
     home = client.get("/")

@@ -1,0 +1,338 @@
+"""Stored tips: encrypted fields, sealed data keys, the reporter's token row, attachments as
+encrypted chunk rows, messages, and the token-derivation parameters (DESIGN.md "Security model").
+
+What is in the clear and why (everything else a reporter wrote or chose is a ``FIELD`` envelope
+under the tip's data key, see ``docs/crypto.md`` "Tip storage"):
+
+* ``tips``: id (random UUIDv4), state, division, category, channel, a registered facility's id,
+  the submission time rounded down to the hour — routing and deadlines need them;
+* ``tip_keys``: which key group (id, version) can open the tip;
+* ``tip_tokens``: the token index (an HKDF output of the scrypt secret, useless without the
+  token) and the parameter-set version;
+* ``tip_attachments``: the ``scrubbed`` flag and the order of the files; chunk rows show the
+  size to the byte (the final chunk is not padded; see docs).
+
+No table here has a sequential integer id: keys are random UUIDs or composite, so no column
+counts tips in submission order. Every encrypted column is NOT NULL: an optional field the
+reporter left empty is an encrypted empty string, so the database does not show which optional
+fields (contact details, real name) were given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+    Uuid,
+    event,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship, validates
+
+from core.models import Base, enum_values
+
+# Envelope lengths (crypto/envelope.py): a sealed data key, the reporter's wrapped data key
+# (header 3 + nonce 12 + key 32 + tag 16), an attachment STREAM header, a token index.
+DATA_KEY_ENVELOPE_LEN = 83
+WRAPPED_KEY_LEN = 63
+STREAM_HEADER_LEN = 36
+TOKEN_INDEX_LEN = 32
+#: A FIELD envelope is 31 bytes plus a padding bucket of at least 64 bytes.
+MIN_FIELD_ENVELOPE_LEN = 95
+#: AES-GCM tag: every sealed chunk is at least this long (an empty file is one 16-byte chunk).
+CHUNK_TAG_LEN = 16
+
+
+def _enum(cls: type[enum.StrEnum], name: str, length: int = 30) -> Enum:
+    """A str enum stored as VARCHAR with a CHECK constraint (same on SQLite and PostgreSQL).
+
+    Adding a member later is a model change plus a migration that replaces the CHECK
+    constraint ``ck_<table>_<name>``; the column is wide enough for the names to come.
+    """
+    return Enum(
+        cls,
+        native_enum=False,
+        length=length,
+        values_callable=enum_values,
+        name=name,
+        create_constraint=True,
+        validate_strings=True,
+    )
+
+
+class TipState(enum.StrEnum):
+    """Where a tip is in its workflow. The triage issue adds accepted, not accepted, transferred,
+    verifying, the conclusions and closed, with the transition table."""
+
+    SUBMITTED = "submitted"
+
+
+class TipCategory(enum.StrEnum):
+    ELDERLY_CARE_SAFETY = "elderly_care_safety"  # 养老服务安全
+    FIRE = "fire"  # 消防
+    BUILDINGS = "buildings"  # 房屋建筑
+    GAS = "gas"  # 燃气
+    SPECIAL_EQUIPMENT = "special_equipment"  # 特种设备
+    OTHER = "other"
+
+
+class Channel(enum.StrEnum):
+    WEB = "web"
+    API = "api"
+    WECHAT = "wechat"
+
+
+class Relationship(enum.StrEnum):
+    """How the reporter knows about the hazard. Stored encrypted (it narrows who they are)."""
+
+    EMPLOYEE = "employee"
+    RESIDENT = "resident"
+    FAMILY = "family"
+    NEIGHBOUR = "neighbour"
+    OTHER = "other"
+
+
+class MessageAuthor(enum.StrEnum):
+    REPORTER = "reporter"
+    OFFICER = "officer"
+
+
+def _on_the_hour(value: dt.datetime) -> dt.datetime:
+    """Refuse a time that is not rounded down to the hour (exact times identify reporters)."""
+    if value.tzinfo is None or value.minute or value.second or value.microsecond:
+        raise ValueError("stored reporter times are UTC and rounded down to the hour")
+    return value
+
+
+class TokenParamSet(Base):
+    """The tracking-token KDF parameters (``crypto.tokens.TokenParams``), fixed at init.
+
+    A set is never updated (an ORM update raises, see below); a deliberate change would add a
+    new version, and tokens keep the version they were derived with (``tip_tokens``).
+    """
+
+    __tablename__ = "token_param_sets"
+    __table_args__ = (
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("n >= 2 AND r >= 1 AND p >= 1", name="cost_positive"),
+        CheckConstraint("length(salt) >= 16", name="salt_length"),
+    )
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(Integer)
+    r: Mapped[int] = mapped_column(Integer)
+    p: Mapped[int] = mapped_column(Integer)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[dt.datetime]
+
+
+@event.listens_for(TokenParamSet, "before_update")
+def _token_params_are_fixed(
+    _mapper: Mapper[TokenParamSet], _conn: Connection, _target: object
+) -> None:
+    raise RuntimeError("token parameters are fixed at init and never changed in place")
+
+
+class Tip(Base):
+    """One report. Routing values in the clear; the reporter's words in FIELD envelopes.
+
+    Each ``*_enc`` column is ``crypto.envelope.encrypt_text(data_key, text, tip_id=id,
+    kind="tip", object_id=id, field_name=<column name without _enc>)``.
+    """
+
+    __tablename__ = "tips"
+    __table_args__ = (
+        CheckConstraint("facility_id IS NULL OR facility_id > 0", name="facility_id_positive"),
+        *(
+            CheckConstraint(f"length({col}) >= {MIN_FIELD_ENVELOPE_LEN}", name=f"{col}_length")
+            for col in (
+                "description_enc",
+                "location_enc",
+                "facility_name_enc",
+                "observed_when_enc",
+                "relationship_enc",
+                "contact_enc",
+                "real_name_enc",
+            )
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    state: Mapped[TipState] = mapped_column(_enum(TipState, "tip_state"), index=True)
+    division_id: Mapped[int] = mapped_column(
+        ForeignKey("divisions.id", ondelete="RESTRICT"), index=True
+    )
+    category: Mapped[TipCategory] = mapped_column(_enum(TipCategory, "tip_category"))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "tip_channel", 10))
+    # A registered facility (the registry issue adds the table and the foreign key). A facility
+    # that is not registered is typed by the reporter and stored only in facility_name_enc.
+    facility_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Rounded down to the hour: the exact minute would help a facility owner match a reporter
+    # to a shift.
+    submitted_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+    description_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    location_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    facility_name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    observed_when_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    relationship_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    contact_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    real_name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+
+    # Collections are small (three groups, ≤ 10 files) but queried by the services anyway;
+    # the relationships exist for cascades and back_populates, never loaded in bulk.
+    keys: Mapped[list[TipKey]] = relationship(
+        back_populates="tip", cascade="all, delete-orphan", passive_deletes=True, lazy="raise"
+    )
+    token: Mapped[TipToken | None] = relationship(
+        back_populates="tip", cascade="all, delete-orphan", passive_deletes=True, lazy="raise"
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="tip", cascade="all, delete-orphan", passive_deletes=True, lazy="raise"
+    )
+
+    @validates("submitted_at")
+    def _check_submitted_at(self, _key: str, value: dt.datetime) -> dt.datetime:
+        return _on_the_hour(value)
+
+    @validates("id")
+    def _check_id(self, _key: str, value: uuid.UUID) -> uuid.UUID:
+        if value.version != 4:
+            raise ValueError("tip ids are random UUIDv4")
+        return value
+
+
+class TipKey(Base):
+    """The tip's data key sealed (HPKE, DATA_KEY envelope) to one version of a key group.
+
+    ``info`` binds tip id, group id and group version, so a row copied to another tip, group or
+    version does not open. ``group_id`` refers to the key-group table of ``core.keys``; it is
+    not a foreign key so that intake does not depend on that table's shape.
+    """
+
+    __tablename__ = "tip_keys"
+    __table_args__ = (
+        CheckConstraint("group_version >= 1", name="group_version_positive"),
+        CheckConstraint(f"length(envelope) = {DATA_KEY_ENVELOPE_LEN}", name="envelope_length"),
+    )
+
+    tip_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tips.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    group_version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    envelope: Mapped[bytes] = mapped_column(LargeBinary(DATA_KEY_ENVELOPE_LEN))
+
+    tip: Mapped[Tip] = relationship(back_populates="keys", lazy="raise")
+
+
+class TipToken(Base):
+    """The reporter's copy of the data key, wrapped under HKDF(S, "wrap" ‖ tip id), found by
+    ``token_index`` = HKDF(S, "index"), where S = scrypt(HMAC(pepper, token), salt) with the
+    parameters of ``params_version``. One row per tip; replacing the token rewrites it."""
+
+    __tablename__ = "tip_tokens"
+    __table_args__ = (
+        CheckConstraint(f"length(token_index) = {TOKEN_INDEX_LEN}", name="index_length"),
+        CheckConstraint(f"length(wrapped_key) = {WRAPPED_KEY_LEN}", name="wrapped_key_length"),
+    )
+
+    tip_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tips.id", ondelete="CASCADE"), primary_key=True
+    )
+    params_version: Mapped[int] = mapped_column(
+        ForeignKey("token_param_sets.version", ondelete="RESTRICT"), index=True
+    )
+    token_index: Mapped[bytes] = mapped_column(LargeBinary(TOKEN_INDEX_LEN), unique=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary(WRAPPED_KEY_LEN))
+
+    tip: Mapped[Tip] = relationship(back_populates="token", lazy="raise")
+
+
+class Attachment(Base):
+    """A file of a tip: name and type as FIELD envelopes (kind ``"attachment"``, object id the
+    attachment id), content as a STREAM of chunk rows. No size column: the chunk rows show it
+    anyway, and a second copy would only be one more thing to keep consistent."""
+
+    __tablename__ = "tip_attachments"
+    __table_args__ = (
+        UniqueConstraint("tip_id", "position"),
+        CheckConstraint("position >= 0", name="position_non_negative"),
+        CheckConstraint(f"length(stream_header) = {STREAM_HEADER_LEN}", name="header_length"),
+        CheckConstraint(f"length(name_enc) >= {MIN_FIELD_ENVELOPE_LEN}", name="name_length"),
+        CheckConstraint(
+            f"length(content_type_enc) >= {MIN_FIELD_ENVELOPE_LEN}", name="content_type_length"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    tip_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # order of the files within the tip
+    name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    stream_header: Mapped[bytes] = mapped_column(LargeBinary(STREAM_HEADER_LEN))
+    # Identifying metadata (EXIF, XMP, …) was removed before encryption (intake.media).
+    scrubbed: Mapped[bool] = mapped_column(Boolean)
+
+    tip: Mapped[Tip] = relationship(back_populates="attachments", lazy="raise")
+
+    @validates("id")
+    def _check_id(self, _key: str, value: uuid.UUID) -> uuid.UUID:
+        if value.version != 4:
+            raise ValueError("attachment ids are random UUIDv4")
+        return value
+
+
+class AttachmentChunk(Base):
+    """One sealed STREAM chunk (``crypto.stream``): ciphertext ‖ tag, 1 MiB of plaintext each
+    except the last. Written and read with Core statements one chunk at a time, never loaded as
+    a collection, so a 50 MB file never sits whole in memory."""
+
+    __tablename__ = "tip_attachment_chunks"
+    __table_args__ = (
+        CheckConstraint("chunk_index >= 0", name="index_non_negative"),
+        CheckConstraint(f"length(data) >= {CHUNK_TAG_LEN}", name="data_length"),
+    )
+
+    attachment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tip_attachments.id", ondelete="CASCADE"), primary_key=True
+    )
+    chunk_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    final: Mapped[bool] = mapped_column(Boolean)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TipMessage(Base):
+    """A message in a tip's thread (an officer's question, the reporter's answer).
+
+    Table only for now; the services come with the reporter pages and triage (issues 4 and 5).
+    ``body_enc`` is ``encrypt_text(data_key, body, tip_id=…, kind="message", object_id=id,
+    field_name="body")``. ``seq`` orders the thread (the hour alone cannot).
+    """
+
+    __tablename__ = "tip_messages"
+    __table_args__ = (
+        UniqueConstraint("tip_id", "seq"),
+        CheckConstraint("seq >= 1", name="seq_positive"),
+        CheckConstraint(f"length(body_enc) >= {MIN_FIELD_ENVELOPE_LEN}", name="body_length"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
+    tip_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    author: Mapped[MessageAuthor] = mapped_column(_enum(MessageAuthor, "message_author", 10))
+    created_at: Mapped[dt.datetime]  # rounded down to the hour, like submitted_at
+    body_enc: Mapped[bytes] = mapped_column(LargeBinary)
+
+    @validates("created_at")
+    def _check_created_at(self, _key: str, value: dt.datetime) -> dt.datetime:
+        return _on_the_hour(value)
