@@ -113,10 +113,10 @@ SPECS: tuple[Spec, ...] = (
         _url,
     ),
     Spec(
-        "redis_url",
+        "ratelimit_storage_uri",
         "",
-        "Redis for rate-limit counters, e.g. redis://127.0.0.1:6379/0; "
-        "empty keeps them in process memory.",
+        "Where rate-limit counters are kept, e.g. redis://127.0.0.1:6379/0; "
+        "empty keeps them in process memory (one process only).",
         _url,
     ),
     Spec("host", "127.0.0.1", "Address `qingling serve` binds both sites to.", _str),
@@ -252,7 +252,7 @@ SECRET_BYTES = 32
 class Settings:
     data_dir: Path
     database_url: str
-    redis_url: str
+    ratelimit_storage_uri: str
     host: str
     public_port: int
     staff_port: int

@@ -35,7 +35,7 @@ def init_limiter(app: Flask, settings: Settings) -> Limiter:
         key_func=key,
         app=app,
         default_limits=[DEFAULT_LIMIT],
-        storage_uri=settings.redis_url or "memory://",
+        storage_uri=settings.ratelimit_storage_uri or "memory://",
         strategy="fixed-window",
         headers_enabled=False,
         swallow_errors=True,

@@ -27,7 +27,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert s.data_dir == (tmp_path / "data").resolve()
     assert s.database_url == f"sqlite:///{(tmp_path / 'data').resolve() / 'qingling.sqlite3'}"
     assert s.is_sqlite
-    assert s.redis_url == ""
+    assert s.ratelimit_storage_uri == ""
     assert s.host == "127.0.0.1"
     assert (s.public_port, s.staff_port) == (5000, 5001)
     assert s.secure_cookies is True
@@ -62,7 +62,7 @@ def test_values_are_parsed(tmp_path: Path) -> None:
     env = base_env(
         tmp_path,
         QINGLING_DATABASE_URL="postgresql+psycopg://u@db.example/q",
-        QINGLING_REDIS_URL="redis://127.0.0.1:6379/0",
+        QINGLING_RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0",
         QINGLING_PUBLIC_PORT=" 8000 ",
         QINGLING_STAFF_PORT="8001",
         QINGLING_SECURE_COOKIES="off",
@@ -73,7 +73,7 @@ def test_values_are_parsed(tmp_path: Path) -> None:
     s = load(env, dotenv=False)
     assert s.database_url == "postgresql+psycopg://u@db.example/q"
     assert not s.is_sqlite
-    assert s.redis_url == "redis://127.0.0.1:6379/0"
+    assert s.ratelimit_storage_uri == "redis://127.0.0.1:6379/0"
     assert (s.public_port, s.staff_port) == (8000, 8001)
     assert s.secure_cookies is False
     assert s.default_locale == "en"
@@ -113,7 +113,7 @@ BAD_VALUES = [
     ("QINGLING_ARGON2_ITERATIONS", "0", "between"),
     ("QINGLING_ARGON2_LANES", "17", "between"),
     ("QINGLING_DATABASE_URL", "qingling.sqlite3", "URL"),
-    ("QINGLING_REDIS_URL", "127.0.0.1:6379", "URL"),
+    ("QINGLING_RATELIMIT_STORAGE_URI", "127.0.0.1:6379", "URL"),
     ("QINGLING_PUBLIC_SECRET_KEY", "not hex", "hexadecimal"),
     ("QINGLING_STAFF_SECRET_KEY", "abcd", "at least 32 bytes"),
     ("QINGLING_PASSWORD_PEPPER", "zz" * 32, "hexadecimal"),
