@@ -21,7 +21,7 @@ help:
 	@echo "make lint           ruff check and ruff format --check"
 	@echo "make typecheck      mypy --strict on the packages"
 	@echo "make db-check       alembic upgrade head, then alembic check, on a scratch SQLite database"
-	@echo "make bench          benchmarks: public site and audit trail, tip crypto, tip storage"
+	@echo "make bench          benchmarks: public site and audit trail, tip crypto, tip storage, intake under load (PostgreSQL)"
 	@echo "make translations   extract the messages, update the zh_CN catalogue and compile it"
 	@echo "make constraints    regenerate $(CONSTRAINTS) from a fresh virtualenv"
 	@echo "make clean          remove .venv, caches and test artifacts (never ./instance)"
@@ -93,6 +93,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/crypto.py
 	$(BIN)/python bench/tips.py
+	$(BIN)/python bench/intake.py
 
 translations: $(VENV)/.installed-dev
 	$(BIN)/python -m core.i18n

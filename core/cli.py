@@ -263,6 +263,36 @@ def audit_verify(ctx: Context, expected_head: str | None) -> None:
     click.echo(f"audit chain OK: {result.count} records, head {result.head}")
 
 
+@main.group(name="jobs")
+def jobs_group() -> None:
+    """Timed work, for cron or a systemd timer."""
+
+
+@jobs_group.command("run-due")
+@pass_context
+def jobs_run_due(ctx: Context) -> None:
+    """Mark overdue steps and list what is due soon for each officer (ids, never content).
+
+    Safe to run on several nodes at once on PostgreSQL, and to run again (idempotent).
+    """
+    from triage import jobs as triage_jobs
+
+    with ctx.unit_of_work() as session:
+        report = triage_jobs.run_due(session, SystemClock(), ctx.settings)
+    click.echo(f"tips marked overdue: {len(report.marked_overdue)}")
+    for tip_id in report.marked_overdue:
+        click.echo(f"  {tip_id}")
+    for officer in report.officers:
+        scope = "city" if officer.division_id is None else f"division {officer.division_id}"
+        click.echo(
+            f"{officer.username} ({scope}): {officer.overdue_count} overdue, "
+            f"{officer.due_soon_count} due within {ctx.settings.due_soon_days} days"
+        )
+        for label, ids in (("overdue", officer.overdue), ("due soon", officer.due_soon)):
+            for tip_id in ids:
+                click.echo(f"  {label}: {tip_id}")
+
+
 def _register_extensions() -> None:
     from core.accounts import cli as accounts_cli
     from core.keys import cli as keys_cli

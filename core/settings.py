@@ -185,6 +185,46 @@ SPECS: tuple[Spec, ...] = (
     Spec("argon2_iterations", "3", "Argon2id iterations for staff passwords.", _int_range(1, 100)),
     Spec("argon2_lanes", "1", "Argon2id parallelism for staff passwords.", _int_range(1, 16)),
     Spec(
+        "verification_days",
+        "60",
+        "Triage: days from the start of verification to its deadline (the deadline is the end "
+        "of that day, Asia/Shanghai).",
+        _int_range(1, 365),
+    ),
+    Spec(
+        "extension_max_days",
+        "30",
+        "Triage: the longest single extension of a verification deadline, in days (one "
+        "extension per tip, with a reason).",
+        _int_range(1, 365),
+    ),
+    Spec(
+        "objection_days",
+        "10",
+        "Triage: days after a conclusion in which the reporter may object; a concluded, "
+        "refused or transferred tip can be closed only after them.",
+        _int_range(1, 90),
+    ),
+    Spec(
+        "recheck_days",
+        "30",
+        "Triage: days from a reporter's objection to the deadline of the re-check.",
+        _int_range(1, 365),
+    ),
+    Spec(
+        "duplicate_window_days",
+        "30",
+        "Triage: tips of the same division and category submitted this many days apart are "
+        "suggested as possible duplicates.",
+        _int_range(1, 3650),
+    ),
+    Spec(
+        "due_soon_days",
+        "7",
+        "Triage: `qingling jobs run-due` lists the steps due within this many days.",
+        _int_range(1, 90),
+    ),
+    Spec(
         "public_secret_key",
         "",
         "Public site: key signing its cookies and CSRF tokens (hex).",
@@ -269,6 +309,12 @@ class Settings:
     argon2_memory_kib: int
     argon2_iterations: int
     argon2_lanes: int
+    verification_days: int
+    extension_max_days: int
+    objection_days: int
+    recheck_days: int
+    duplicate_window_days: int
+    due_soon_days: int
     public_secret_key: bytes = field(repr=False)
     staff_secret_key: bytes = field(repr=False)
     password_pepper: bytes = field(repr=False)

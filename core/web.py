@@ -234,12 +234,34 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+#: The ``code`` of a JSON error under /api/ by HTTP status (the public API's error shape,
+#: ``{"error": {"code", "message", "fields"}}``).
+JSON_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+    500: "server_error",
+    503: "unavailable",
+}
+
+
 def _error_response(status: int, title: str, detail: str, reference: str | None = None) -> Any:
     if _wants_json():
-        body: dict[str, Any] = {"error": {"status": status, "title": title, "detail": detail}}
+        error: dict[str, Any] = {
+            "code": JSON_ERROR_CODES.get(status, "error"),
+            "message": detail,
+            "fields": {},
+        }
         if reference:
-            body["error"]["reference"] = reference
-        return jsonify(body), status
+            error["reference"] = reference
+        return jsonify({"error": error}), status
     return (
         render_template(
             "includes/error.html", status=status, title=title, detail=detail, reference=reference

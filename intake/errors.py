@@ -40,6 +40,10 @@ CHOOSE_CHANNEL = N_("Unknown channel.")
 CHOOSE_RELATIONSHIP = N_("Choose how you know about the hazard.")
 FACILITY_ONE_OF = N_("Choose a registered facility or type its name, not both.")
 FACILITY_ID_INVALID = N_("This facility does not exist.")
+TEXT_UNREADABLE = N_(
+    "Part of this text could not be read (it was not sent as UTF-8). Type it again."
+)
+TEXT_CONTROL = N_("This text contains control characters (such as NUL) that cannot be stored.")
 
 
 class UnknownDivision(InvalidSubmission):
@@ -47,6 +51,13 @@ class UnknownDivision(InvalidSubmission):
 
     def __init__(self) -> None:
         super().__init__("division_id")
+
+
+class UnknownFacility(InvalidSubmission):
+    message = N_("This facility is not in the registry. Search again, or type its name.")
+
+    def __init__(self) -> None:
+        super().__init__("facility_id")
 
 
 class TooManyAttachments(InvalidSubmission):
@@ -101,6 +112,23 @@ class UnknownToken(NotFound):
     or not the token ever existed."""
 
     message = N_("No report matches this tracking token.")
+
+
+class ReporterSessionEnded(DomainError):
+    """No live reporter session for the value given (cookie or bearer credential)."""
+
+    status = 401
+    message = N_("Your session has ended. Enter your tracking token again.")
+
+
+class AttachmentRefused(InvalidSubmission):
+    """One uploaded file is refused (intake.media): ``position`` counts from 1; the message and
+    status are those of the media error (415 for an unsupported kind)."""
+
+    def __init__(self, position: int, message: str, status: int, **params: object) -> None:
+        super().__init__("attachments", message, position=position, **params)
+        self.status = status
+        self.position = position
 
 
 class TipNotFound(NotFound):

@@ -29,8 +29,10 @@ from sqlalchemy import (
     CheckConstraint,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
+    String,
     UniqueConstraint,
     Uuid,
     event,
@@ -70,10 +72,39 @@ def _enum(cls: type[enum.StrEnum], name: str, length: int = 30) -> Enum:
 
 
 class TipState(enum.StrEnum):
-    """Where a tip is in its workflow. The triage issue adds accepted, not accepted, transferred,
-    verifying, the conclusions and closed, with the transition table."""
+    """Where a tip is in its workflow. The transition table and one service per transition are
+    in :mod:`triage.workflow` and :mod:`triage.services`; the CHECK constraints on
+    :class:`Tip` tie each state to the columns it needs."""
 
     SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    NOT_ACCEPTED = "not_accepted"  # with a reason from NotAcceptedReason and a text
+    TRANSFERRED = "transferred"  # to another regulator, with a note to the reporter
+    VERIFYING = "verifying"  # verification deadline running
+    SUBSTANTIATED = "substantiated"
+    PARTLY_SUBSTANTIATED = "partly_substantiated"
+    UNSUBSTANTIATED = "unsubstantiated"
+    RECHECKING = "rechecking"  # the reporter objected; re-check deadline running
+    RECHECKED = "rechecked"  # the re-check's conclusion is given
+    DUPLICATE = "duplicate"  # linked to an earlier tip on the same matter
+    CLOSED = "closed"
+
+
+#: The three conclusions of a verification (and of a re-check).
+CONCLUDED_STATES = (
+    TipState.SUBSTANTIATED,
+    TipState.PARTLY_SUBSTANTIATED,
+    TipState.UNSUBSTANTIATED,
+)
+
+
+class NotAcceptedReason(enum.StrEnum):
+    """Why a tip is not accepted (the list of the reporting rules)."""
+
+    OUTSIDE_REMIT = "outside_remit"  # 不属于本部门职责
+    NO_CLEAR_TARGET_OR_FACTS = "no_clear_target_or_facts"  # 无明确对象或事实
+    ALREADY_ACCEPTED = "already_accepted"  # 同一事项已受理
+    OTHER_PROCEDURE = "other_procedure"  # 应通过其他法定途径解决
 
 
 class TipCategory(enum.StrEnum):
@@ -152,6 +183,82 @@ class Tip(Base):
     __tablename__ = "tips"
     __table_args__ = (
         CheckConstraint("facility_id IS NULL OR facility_id > 0", name="facility_id_positive"),
+        # ---- the workflow's invariants (triage): each state has the columns it needs.
+        CheckConstraint(
+            "state NOT IN ('accepted', 'verifying') OR accepted_at IS NOT NULL",
+            name="accepted_has_time",
+        ),
+        CheckConstraint(
+            "state <> 'not_accepted' OR (not_accepted_reason IS NOT NULL "
+            "AND decided_at IS NOT NULL AND decision_enc IS NOT NULL)",
+            name="not_accepted_has_reason",
+        ),
+        CheckConstraint(
+            "state <> 'transferred' OR (transferred_to IS NOT NULL "
+            "AND decided_at IS NOT NULL AND decision_enc IS NOT NULL)",
+            name="transferred_has_regulator",
+        ),
+        CheckConstraint(
+            "(not_accepted_reason IS NULL) OR (transferred_to IS NULL)",
+            name="refused_or_transferred",
+        ),
+        CheckConstraint(
+            "state NOT IN ('verifying', 'substantiated', 'partly_substantiated', "
+            "'unsubstantiated', 'rechecking', 'rechecked') OR (accepted_at IS NOT NULL "
+            "AND verification_started_at IS NOT NULL AND verification_due_at IS NOT NULL)",
+            name="verification_has_deadline",
+        ),
+        CheckConstraint(
+            "state NOT IN ('substantiated', 'partly_substantiated', 'unsubstantiated', "
+            "'rechecking', 'rechecked') OR (concluded_at IS NOT NULL "
+            "AND conclusion_enc IS NOT NULL AND objection_due_at IS NOT NULL)",
+            name="concluded_has_conclusion",
+        ),
+        CheckConstraint(
+            "state NOT IN ('rechecking', 'rechecked') OR (objected_at IS NOT NULL "
+            "AND objection_enc IS NOT NULL AND recheck_due_at IS NOT NULL)",
+            name="recheck_has_objection",
+        ),
+        CheckConstraint(
+            "state <> 'rechecked' OR (recheck_outcome IS NOT NULL "
+            "AND recheck_concluded_at IS NOT NULL AND recheck_conclusion_enc IS NOT NULL)",
+            name="rechecked_has_conclusion",
+        ),
+        CheckConstraint(
+            "(state = 'verifying' AND due_at IS NOT NULL AND due_at = verification_due_at) "
+            "OR (state = 'rechecking' AND due_at IS NOT NULL AND due_at = recheck_due_at) "
+            "OR (state NOT IN ('verifying', 'rechecking') AND due_at IS NULL)",
+            name="due_follows_state",
+        ),
+        CheckConstraint("overdue_since IS NULL OR due_at IS NOT NULL", name="overdue_has_due"),
+        CheckConstraint(
+            "state <> 'duplicate' OR duplicate_of_id IS NOT NULL", name="duplicate_has_original"
+        ),
+        CheckConstraint(
+            "duplicate_of_id IS NULL OR duplicate_of_id <> id", name="not_duplicate_of_itself"
+        ),
+        CheckConstraint("state <> 'closed' OR closed_at IS NOT NULL", name="closed_has_time"),
+        CheckConstraint(
+            "(extension_days IS NULL) = (extension_reason_enc IS NULL)",
+            name="extension_has_reason",
+        ),
+        CheckConstraint("extension_days IS NULL OR extension_days >= 1", name="extension_positive"),
+        CheckConstraint(
+            "NOT reward_right OR accepted_at IS NOT NULL", name="reward_right_accepted"
+        ),
+        CheckConstraint(
+            "(conclusion IS NULL) = (concluded_at IS NULL)", name="conclusion_has_time"
+        ),
+        CheckConstraint(
+            "conclusion IS NULL OR conclusion IN "
+            "('substantiated', 'partly_substantiated', 'unsubstantiated')",
+            name="conclusion_is_an_outcome",
+        ),
+        CheckConstraint(
+            "recheck_outcome IS NULL OR recheck_outcome IN "
+            "('substantiated', 'partly_substantiated', 'unsubstantiated')",
+            name="recheck_outcome_is_an_outcome",
+        ),
         *(
             CheckConstraint(f"length({col}) >= {MIN_FIELD_ENVELOPE_LEN}", name=f"{col}_length")
             for col in (
@@ -164,6 +271,31 @@ class Tip(Base):
                 "real_name_enc",
             )
         ),
+        *(
+            CheckConstraint(
+                f"{col} IS NULL OR length({col}) >= {MIN_FIELD_ENVELOPE_LEN}",
+                name=f"{col}_length",
+            )
+            for col in (
+                "decision_enc",
+                "extension_reason_enc",
+                "conclusion_enc",
+                "objection_enc",
+                "recheck_conclusion_enc",
+            )
+        ),
+        # The triage queue's keyset pages (triage.services.queue): one index per sort order,
+        # with and without the division and the state in front, so that a city officer's and a
+        # division officer's first, filtered and deep pages are index range scans.
+        Index("ix_tips_queue_submitted", "submitted_at", "id"),
+        Index("ix_tips_queue_division_submitted", "division_id", "submitted_at", "id"),
+        Index("ix_tips_queue_state_submitted", "state", "submitted_at", "id"),
+        Index(
+            "ix_tips_queue_division_state_submitted", "division_id", "state", "submitted_at", "id"
+        ),
+        Index("ix_tips_queue_due", "due_at", "id"),
+        Index("ix_tips_queue_division_due", "division_id", "due_at", "id"),
+        Index("ix_tips_queue_division_state_due", "division_id", "state", "due_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
@@ -188,6 +320,47 @@ class Tip(Base):
     contact_enc: Mapped[bytes] = mapped_column(LargeBinary)
     real_name_enc: Mapped[bytes] = mapped_column(LargeBinary)
 
+    # ---- triage workflow (triage.services). Officers' actions are timed exactly (staff-only
+    # metadata); the reporter's own action (objected_at) is rounded down to the hour like
+    # submitted_at. Texts the reporter reads (decision, extension reason, conclusions) and the
+    # reporter's objection are FIELD envelopes under the tip's data key, kind "tip", object the
+    # tip id, field the column name without _enc.
+    accepted_at: Mapped[dt.datetime | None]
+    not_accepted_reason: Mapped[NotAcceptedReason | None] = mapped_column(
+        _enum(NotAcceptedReason, "not_accepted_reason")
+    )
+    # The other regulator a tip was transferred to: the officer's words, a routing value.
+    transferred_to: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[dt.datetime | None]  # not accepted or transferred
+    decision_enc: Mapped[bytes | None] = mapped_column(LargeBinary)  # text / note to reporter
+    verification_started_at: Mapped[dt.datetime | None]
+    verification_due_at: Mapped[dt.datetime | None]
+    extension_days: Mapped[int | None] = mapped_column(Integer)
+    extension_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    conclusion: Mapped[TipState | None] = mapped_column(_enum(TipState, "tip_conclusion"))
+    concluded_at: Mapped[dt.datetime | None]
+    conclusion_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    objection_due_at: Mapped[dt.datetime | None]
+    objected_at: Mapped[dt.datetime | None]  # rounded down to the hour (the reporter's act)
+    objection_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    recheck_due_at: Mapped[dt.datetime | None]
+    recheck_outcome: Mapped[TipState | None] = mapped_column(_enum(TipState, "tip_recheck_outcome"))
+    recheck_concluded_at: Mapped[dt.datetime | None]
+    recheck_conclusion_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    closed_at: Mapped[dt.datetime | None]
+    # The deadline of the current officer step (verification or re-check), NULL otherwise:
+    # one column so the queue sorts and filters by "due" with one index.
+    due_at: Mapped[dt.datetime | None]
+    # Set by `qingling jobs run-due` when due_at has passed; cleared with due_at.
+    overdue_since: Mapped[dt.datetime | None]
+    # An officer's question waits for the reporter's answer since then (NULL: none open).
+    awaiting_reply_since: Mapped[dt.datetime | None]
+    duplicate_of_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("tips.id", ondelete="RESTRICT"), index=True
+    )
+    # The earliest accepted tip of a matter keeps the reward right (triage.services.duplicates).
+    reward_right: Mapped[bool] = mapped_column(Boolean, default=False)
+
     # Collections are small (three groups, ≤ 10 files) but queried by the services anyway;
     # the relationships exist for cascades and back_populates, never loaded in bulk.
     keys: Mapped[list[TipKey]] = relationship(
@@ -203,6 +376,10 @@ class Tip(Base):
     @validates("submitted_at")
     def _check_submitted_at(self, _key: str, value: dt.datetime) -> dt.datetime:
         return _on_the_hour(value)
+
+    @validates("objected_at")
+    def _check_objected_at(self, _key: str, value: dt.datetime | None) -> dt.datetime | None:
+        return None if value is None else _on_the_hour(value)
 
     @validates("id")
     def _check_id(self, _key: str, value: uuid.UUID) -> uuid.UUID:
@@ -314,7 +491,8 @@ class AttachmentChunk(Base):
 class TipMessage(Base):
     """A message in a tip's thread (an officer's question, the reporter's answer).
 
-    Table only for now; the services come with the reporter pages and triage (issues 4 and 5).
+    Written and read by :mod:`triage.services.messages` (officers) and
+    :mod:`triage.services.reporter` (the reporter, through ``ReporterAccess``).
     ``body_enc`` is ``encrypt_text(data_key, body, tip_id=…, kind="message", object_id=id,
     field_name="body")``. ``seq`` orders the thread (the hour alone cannot).
     """
@@ -324,15 +502,43 @@ class TipMessage(Base):
         UniqueConstraint("tip_id", "seq"),
         CheckConstraint("seq >= 1", name="seq_positive"),
         CheckConstraint(f"length(body_enc) >= {MIN_FIELD_ENVELOPE_LEN}", name="body_length"),
+        CheckConstraint(
+            "(author = 'officer') = (author_id IS NOT NULL)", name="officer_has_author"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     tip_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     author: Mapped[MessageAuthor] = mapped_column(_enum(MessageAuthor, "message_author", 10))
+    # The officer who wrote it (staff-only; the reporter sees "officer"). NULL for the reporter.
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[dt.datetime]  # rounded down to the hour, like submitted_at
     body_enc: Mapped[bytes] = mapped_column(LargeBinary)
 
     @validates("created_at")
     def _check_created_at(self, _key: str, value: dt.datetime) -> dt.datetime:
         return _on_the_hour(value)
+
+
+class ReporterSession(Base):
+    """A reporter's session after the token was checked once (web cookie or API bearer).
+
+    Found by SHA-256 of a random value that only the client holds (the public site's cookie, or
+    the API's bearer credential); holds the tip's data key wrapped under HKDF of that value
+    (``WRAPPED`` envelope, purpose ``data-key/reporter-session``, bound to the tip id), so a
+    database dump of live sessions opens nothing. Only the idle deadline is stored: the row goes
+    at logout, at the first use after it expired, or when any new session is opened after it
+    expired (``intake.services.sessions``).
+    """
+
+    __tablename__ = "reporter_sessions"
+    __table_args__ = (
+        CheckConstraint("length(value_hash) = 32", name="value_hash_length"),
+        CheckConstraint(f"length(data_key_enc) = {WRAPPED_KEY_LEN}", name="data_key_length"),
+    )
+
+    value_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    tip_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
+    data_key_enc: Mapped[bytes] = mapped_column(LargeBinary(WRAPPED_KEY_LEN))
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

@@ -16,6 +16,8 @@ MODEL_MODULES = (
     "core.keys.models",
     "registry.models",
     "intake.models",
+    "triage.models",
+    "cases.models",
 )
 
 

@@ -12,7 +12,7 @@ from core import settings as settings_module
 from core.clock import Clock
 from core.settings import Settings
 from core.web import create_flask_app
-from public_site.limits import init_limiter
+from public_site.limits import apply_route_limits, init_limiter
 from public_site.uploads import EncryptingRequest
 
 
@@ -29,7 +29,15 @@ def create_app(
     app.request_class = EncryptingRequest  # uploads never spool to disk in plaintext
     init_limiter(app, settings)
 
-    from public_site.views import home
+    from core.web import csrf
+    from public_site import api
+    from public_site.views import home, reporter, tips
 
     app.register_blueprint(home.bp)
+    app.register_blueprint(tips.bp)
+    app.register_blueprint(reporter.bp)
+    # The API uses no cookie (anonymous or bearer), so CSRF does not apply: see public_site.api.
+    csrf.exempt(api.bp)
+    app.register_blueprint(api.bp)
+    apply_route_limits(app)
     return app

@@ -19,6 +19,7 @@ from core.audit.services import SYSTEM_ACTOR
 from core.cli import Context, pass_context
 from core.clock import SystemClock
 from registry.models import Division
+from registry.services import load_demo_facilities
 
 
 def _resolve_division(session: Session, value: str | None) -> int | None:
@@ -140,8 +141,8 @@ DEMO_ACCOUNTS = (
 @pass_context
 def demo(ctx: Context) -> None:
     """Create demo staff accounts for every role and the key groups (with a recovery key, when
-    there are none yet), grant the demo triage and finance staff their groups, and print every
-    credential once."""
+    there are none yet), grant the demo triage and finance staff their groups, add made-up
+    facilities to the registry, and print every credential once."""
     from core.keys import cli as keys_cli
 
     clock = SystemClock()
@@ -178,6 +179,8 @@ def demo(ctx: Context) -> None:
         sheet = keys_cli.demo_groups(
             session, ctx, [(created[name], group) for name, group in DEMO_GRANTS]
         )
+        facilities = load_demo_facilities(session, clock, SYSTEM_ACTOR)
+    click.echo(f"demo facilities: {facilities} added")
     click.echo("demo accounts (shown once; keep them somewhere safe or run on a demo instance):")
     for username, password, secret, uri, code in printed:
         click.echo("")

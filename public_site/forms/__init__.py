@@ -1,0 +1,1 @@
+"""WTForms forms of the public site, one module per subject."""

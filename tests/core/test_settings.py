@@ -35,6 +35,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert s.default_locale == "zh_CN"
     assert s.proxy_count == 0
     assert s.log_level == "INFO"
+    assert (s.verification_days, s.extension_max_days, s.objection_days) == (60, 30, 10)
+    assert (s.recheck_days, s.duplicate_window_days, s.due_soon_days) == (30, 30, 7)
     assert s.testing is False
     # No secrets anywhere yet: each is empty, and a site refuses to start without its own.
     for spec in SPECS:
@@ -112,6 +114,12 @@ BAD_VALUES = [
     ("QINGLING_ARGON2_MEMORY_KIB", "4", "between"),
     ("QINGLING_ARGON2_ITERATIONS", "0", "between"),
     ("QINGLING_ARGON2_LANES", "17", "between"),
+    ("QINGLING_VERIFICATION_DAYS", "0", "between 1 and 365"),
+    ("QINGLING_EXTENSION_MAX_DAYS", "thirty", "whole number"),
+    ("QINGLING_OBJECTION_DAYS", "91", "between 1 and 90"),
+    ("QINGLING_RECHECK_DAYS", "-3", "between"),
+    ("QINGLING_DUPLICATE_WINDOW_DAYS", "", "whole number"),
+    ("QINGLING_DUE_SOON_DAYS", "100", "between 1 and 90"),
     ("QINGLING_DATABASE_URL", "qingling.sqlite3", "URL"),
     ("QINGLING_RATELIMIT_STORAGE_URI", "127.0.0.1:6379", "URL"),
     ("QINGLING_PUBLIC_SECRET_KEY", "not hex", "hexadecimal"),

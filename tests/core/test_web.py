@@ -139,8 +139,9 @@ def test_404_under_api_is_json(app: Flask) -> None:
     assert response.status_code == 404
     assert response.mimetype == "application/json"
     body = response.get_json()
-    assert body["error"]["status"] == 404
-    assert body["error"]["title"]
+    assert body["error"]["code"] == "not_found"
+    assert body["error"]["message"]
+    assert body["error"]["fields"] == {}
 
 
 def test_405_keeps_the_allow_header(app: Flask) -> None:
@@ -175,7 +176,8 @@ def test_500_under_api_is_json(app: Flask) -> None:
     assert response.status_code == 500
     assert response.mimetype == "application/json"
     body = response.get_json()
-    assert body["error"]["status"] == 500
+    assert body["error"]["code"] == "server_error"
+    assert body["error"]["message"]
     assert re.fullmatch(r"[0-9a-f]{8}", body["error"]["reference"])
     assert "4F-XYZ" not in response.get_data(as_text=True)
 

@@ -1,6 +1,13 @@
 """Intake services: store a tip encrypted, give the reporter a tracking token, open a tip with
 the token or a group key, stream its attachments back (DESIGN.md "Security model").
 
+The other nouns of intake have their own modules, re-exported at the end of this one:
+
+* :mod:`~intake.services.receiving` — a tip from a channel: files checked and scrubbed, the key
+  groups found, then stored (what the public site and the API call);
+* :mod:`~intake.services.sessions` — reporter sessions after the token was checked once;
+* :mod:`~intake.services.reporter` — what the reporter sees of their tip.
+
 Every service takes the session, clock and settings as arguments, adds and flushes, and never
 commits: the request, CLI command or job commits once, so a tip, its sealed keys, its token row,
 every attachment chunk and the audit record commit or roll back together.
@@ -37,6 +44,7 @@ from crypto import envelope, tokens
 from crypto.errors import CryptoError, DecryptionFailed, InvalidToken
 from crypto.stream import StreamDecryptor, StreamEncryptor
 from intake import errors
+from intake.access import ReporterAccess
 from intake.models import (
     CHUNK_TAG_LEN,
     Attachment,
@@ -523,9 +531,28 @@ def _audit_details(
 # ---------------------------------------------------------------- submitting
 
 
+#: Control characters refused in text (NUL and the other C0 controls but tab, LF and CR; DEL):
+#: they are never typed, break some databases (PostgreSQL refuses NUL in text) and hide text.
+_CONTROL = frozenset(chr(c) for c in (*range(9), 11, 12, *range(14, 32), 127))
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text(name: str, value: str, maximum: int, minimum: int = 0) -> str:
     if not isinstance(value, str):
         raise errors.InvalidSubmission(name, errors.TEXT_TOO_LONG, max=maximum)
+    if not _CONTROL.isdisjoint(value):
+        raise errors.InvalidSubmission(name, errors.TEXT_CONTROL)
+    if "\ufffd" in value or not _encodable(value):
+        # U+FFFD is what a decoder leaves of bytes that were not UTF-8; a lone surrogate (from
+        # JSON "\ud800") cannot be encoded at all.
+        raise errors.InvalidSubmission(name, errors.TEXT_UNREADABLE)
     value = value.strip()
     if len(value) < minimum:
         raise errors.InvalidSubmission(name, errors.DESCRIPTION_TOO_SHORT, min=minimum)
@@ -778,14 +805,22 @@ def _insert_chunk(
 
 
 def replace_token(
-    session: Session, clock: Clock, settings: Settings, old_token_text: str
+    session: Session,
+    clock: Clock,
+    settings: Settings,
+    old_token_text: str,
+    *,
+    for_tip: uuid.UUID | None = None,
 ) -> tokens.TrackingToken:
     """Give the tip of ``old_token_text`` a new token; the old one stops working at commit.
 
     The data key is re-wrapped under the new token's key (with the current parameter set) and
     the row found by the old index is rewritten, so no trace of the old token remains.
+    ``for_tip`` (a reporter session's tip) makes a token of any other tip :class:`UnknownToken`.
     """
     tip_id, data_key = _unlock_with_token(session, settings, old_token_text)
+    if for_tip is not None and tip_id != for_tip:
+        raise errors.UnknownToken()
     params = current_token_params(session)
     token = tokens.generate_token()
     row = _token_row(token, data_key, tip_id, _pepper(settings), params)
@@ -818,6 +853,29 @@ def open_with_token(session: Session, settings: Settings, token_text: str) -> Re
     """
     tip_id, data_key = _unlock_with_token(session, settings, token_text)
     return ReporterTip(**_opened(session, tip_id, data_key))
+
+
+def unlock_with_token(session: Session, settings: Settings, token_text: str) -> ReporterAccess:
+    """What the reporter holds once the token is checked (for a reporter session): the same
+    errors and the same work as :func:`open_with_token`, without decrypting anything."""
+    tip_id, data_key = _unlock_with_token(session, settings, token_text)
+    return ReporterAccess(tip_id, data_key)
+
+
+def decoy_token(session: Session, settings: Settings) -> tokens.TrackingToken:
+    """A fresh, well-formed token that belongs to no tip, after the derivation a real
+    submission costs; nothing is stored. For the honeypot of the web form (see
+    ``public_site/views/tips.py``)."""
+    token = tokens.generate_token()
+    tokens.derive_token_secret(
+        token, pepper=_pepper(settings), params=current_token_params(session)
+    )
+    return token
+
+
+def open_with_access(session: Session, access: ReporterAccess) -> ReporterTip:
+    """The tip as its reporter sees it, opened with the data key of a reporter session."""
+    return ReporterTip(**_opened(session, access.tip_id, access.data_key))
 
 
 def _data_key_for_group(
@@ -983,6 +1041,13 @@ def iter_attachment_with_token(
     return _decrypted_chunks(session, data_key, tip_id, attachment_id)
 
 
+def iter_attachment_with_access(
+    session: Session, access: ReporterAccess, attachment_id: uuid.UUID
+) -> Iterator[bytes]:
+    """:func:`iter_attachment` for the reporter, with the data key of a reporter session."""
+    return _decrypted_chunks(session, access.data_key, access.tip_id, attachment_id)
+
+
 def _decrypted_chunks(
     session: Session, data_key: bytes, tip_id: uuid.UUID, attachment_id: uuid.UUID
 ) -> Iterator[bytes]:
@@ -1028,3 +1093,35 @@ def _chunks(
     )
     if extra:  # rows after the final chunk were added
         raise errors.AttachmentDamaged()
+
+
+# ---------------------------------------------------------------- the other nouns
+# Imported last: they build on the names above.
+
+from intake.services.receiving import check_uploads, receive_tip  # noqa: E402
+from intake.services.reporter import ReporterOverview, reporter_overview  # noqa: E402
+from intake.services.sessions import (  # noqa: E402
+    IDLE,
+    SESSION_KEY_PURPOSE,
+    OpenedSession,
+    end_reporter_session,
+    open_reporter_session,
+    purge_reporter_sessions,
+    reporter_access,
+    session_value_hash,
+)
+
+__all__ = [
+    "IDLE",
+    "SESSION_KEY_PURPOSE",
+    "OpenedSession",
+    "ReporterOverview",
+    "check_uploads",
+    "end_reporter_session",
+    "open_reporter_session",
+    "purge_reporter_sessions",
+    "receive_tip",
+    "reporter_access",
+    "reporter_overview",
+    "session_value_hash",
+]

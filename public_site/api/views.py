@@ -1,0 +1,355 @@
+"""Views of the JSON API; see :mod:`public_site.api` for authentication and CSRF."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, BinaryIO, cast
+
+from flask import Blueprint, Response, jsonify, request
+from flask_babel import force_locale, gettext
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from core.errors import DomainError, InvalidInput
+from core.web import JSON_ERROR_CODES, clock, db_session, rollback_request, settings_of
+from intake import errors as intake_errors
+from intake import media
+from intake.models import Channel, Relationship, TipCategory
+from intake.services import (
+    DESCRIPTION_MAX,
+    DESCRIPTION_MIN,
+    IDLE,
+    MAX_ATTACHMENT_MB,
+    MAX_ATTACHMENTS,
+    MAX_ATTACHMENTS_MB,
+    SHORT_TEXT_MAX,
+    TipSubmission,
+    open_reporter_session,
+    receive_tip,
+    reporter_access,
+    reporter_overview,
+)
+from intake.services.reporter import ReporterOverview
+from public_site.api import openapi
+from public_site.labels import CATEGORY_LABELS, RELATIONSHIP_LABELS, state_label
+from registry.services import SEARCH_MAX, FacilityHit, list_divisions, search_facilities
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+#: Service field names that the API calls otherwise.
+API_FIELDS = {"division_id": "division", "observed_when": "observed_at", "attachments": "files"}
+TIP_KEYS = frozenset(
+    {
+        "category",
+        "division",
+        "location",
+        "facility_id",
+        "facility_name",
+        "description",
+        "observed_at",
+        "relationship",
+        "contact",
+        "real_name",
+    }
+)
+_TEXT_KEYS = ("location", "facility_name", "description", "observed_at", "contact", "real_name")
+_MAX_INT = 2**31 - 1
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": {...}}`` with ``status``."""
+
+    def __init__(self, status: int, message: str, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.fields = dict(fields or {})
+
+
+def error_response(
+    status: int, message: str, fields: Mapping[str, str] | None = None
+) -> tuple[Response, int]:
+    body = {
+        "error": {
+            "code": JSON_ERROR_CODES.get(status, "error"),
+            "message": message,
+            "fields": dict(fields or {}),
+        }
+    }
+    return jsonify(body), status
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> tuple[Response, int]:
+    rollback_request()
+    response, status = error_response(exc.status, exc.message, exc.fields)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="qingling"'
+    return response, status
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(exc: DomainError) -> tuple[Response, int]:
+    rollback_request()
+    message = gettext(exc.message, **exc.params)
+    status = exc.status
+    field = getattr(exc, "field", "")
+    if isinstance(exc, InvalidInput) and status == 400:
+        status = 422  # the request was understood; a value in it is not acceptable
+    fields = {API_FIELDS.get(field, field): message} if field else {}
+    response, status = error_response(status, message, fields)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="qingling"'
+    return response, status
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc: HTTPException) -> tuple[Response, int]:
+    rollback_request()
+    return error_response(413, gettext("What you sent is larger than this service accepts."))
+
+
+# ---------------------------------------------------------------- input
+
+
+def _json_object(raw: bytes | str, what: str = "body") -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ApiError(400, gettext("The request body is not valid JSON.")) from None
+    if not isinstance(value, dict):
+        raise ApiError(
+            422,
+            gettext("The request body must be a JSON object."),
+            {what: gettext("Not an object.")},
+        )
+    return value
+
+
+def _body_json() -> dict[str, Any]:
+    if not request.is_json:
+        raise ApiError(415, gettext("Send this request as application/json."))
+    return _json_object(request.get_data(cache=False))
+
+
+def _text_field(data: Mapping[str, Any], key: str, problems: dict[str, str]) -> str:
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        problems[key] = gettext("Must be a string.")
+        return ""
+    return value
+
+
+def _int_field(data: Mapping[str, Any], key: str, problems: dict[str, str]) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= _MAX_INT:
+        problems[key] = gettext("Must be a whole number from 1.")
+        return None
+    return value
+
+
+def submission_from_json(data: Mapping[str, Any]) -> TipSubmission:
+    """The API's tip object as a :class:`TipSubmission`; types are checked here, the rules by
+    the service (so both channels refuse the same values with the same messages)."""
+    problems: dict[str, str] = {}
+    for key in sorted(set(data) - TIP_KEYS):
+        problems[key] = gettext("Unknown field.")
+    text = {key: _text_field(data, key, problems) for key in _TEXT_KEYS}
+    category = data.get("category")
+    if category not in {c.value for c in TipCategory}:
+        problems["category"] = gettext("Choose a hazard category.")
+    relationship = data.get("relationship")
+    if relationship is not None and relationship not in {r.value for r in Relationship}:
+        problems["relationship"] = gettext("Choose how you know about the hazard.")
+    division = _int_field(data, "division", problems)
+    if division is None and "division" not in problems:
+        problems["division"] = gettext("Choose the town or street.")
+    facility_id = _int_field(data, "facility_id", problems)
+    if problems:
+        raise ApiError(422, gettext("The report is not valid."), problems)
+    return TipSubmission(
+        description=text["description"],
+        category=TipCategory(str(category)),
+        division_id=division or 0,
+        location=text["location"],
+        facility_id=facility_id,
+        facility_name=text["facility_name"],
+        observed_when=text["observed_at"],
+        relationship=Relationship(relationship) if relationship else None,
+        contact=text["contact"],
+        real_name=text["real_name"],
+        channel=Channel.API,
+    )
+
+
+def _tip_and_files() -> tuple[dict[str, Any], list[Any]]:
+    if request.mimetype == "multipart/form-data":
+        part = request.files.get("tip")
+        raw: bytes | str | None = part.read() if part is not None else request.form.get("tip")
+        if raw is None:
+            raise ApiError(
+                422,
+                gettext("The multipart request needs a JSON part named tip."),
+                {"tip": gettext("Missing.")},
+            )
+        files = [cast(BinaryIO, f.stream) for f in request.files.getlist("files") if f.filename]
+        return _json_object(raw, "tip"), files
+    return _body_json(), []
+
+
+def _bearer_access() -> Any:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise ApiError(
+            401, gettext("Send the credential from POST /api/v1/session as a Bearer token.")
+        )
+    try:
+        return reporter_access(db_session(), clock(), value.strip())
+    except intake_errors.ReporterSessionEnded as exc:
+        raise ApiError(401, gettext(exc.message)) from None
+
+
+# ---------------------------------------------------------------- output
+
+
+def _facility_json(hit: FacilityHit) -> dict[str, Any]:
+    return {
+        "id": hit.id,
+        "name": hit.name,
+        "address": hit.address,
+        "division": {
+            "id": hit.division_id,
+            "name": hit.division_name,
+            "name_en": hit.division_name_en,
+        },
+        "type": hit.facility_type.value,
+        "status": hit.status.value,
+    }
+
+
+def _labels(label: Any) -> dict[str, str]:
+    out = {}
+    for locale in ("zh_CN", "en"):
+        with force_locale(locale):
+            out[locale] = str(label)
+    return out
+
+
+def _tip_json(overview: ReporterOverview) -> dict[str, Any]:
+    tip = overview.tip
+    return {
+        "status": tip.state.value if hasattr(tip.state, "value") else str(tip.state),
+        "status_label": _labels(state_label(str(tip.state.value))),
+        "submitted_at": tip.submitted_at.isoformat().replace("+00:00", "Z"),
+        "category": tip.category.value,
+        "division": {
+            "id": tip.division_id,
+            "name": overview.division_name,
+            "name_en": overview.division_name_en,
+        },
+        "facility": None if overview.facility is None else _facility_json(overview.facility),
+        "facility_name": tip.content.facility_name,
+        "description": tip.content.description,
+        "location": tip.content.location,
+        "observed_at": tip.content.observed_when,
+        "relationship": tip.content.relationship.value if tip.content.relationship else None,
+        "contact": tip.content.contact,
+        "real_name": tip.content.real_name,
+        "attachments": [
+            {
+                "name": a.name,
+                "content_type": a.content_type,
+                "size": a.size,
+                "scrubbed": a.scrubbed,
+            }
+            for a in tip.attachments
+        ],
+    }
+
+
+# ---------------------------------------------------------------- routes
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    return jsonify(openapi.document())
+
+
+@bp.post("/tips")
+def create_tip() -> tuple[Response, int]:
+    data, files = _tip_and_files()
+    submission = submission_from_json(data)
+    receipt = receive_tip(db_session(), clock(), settings_of(), submission, files)
+    return jsonify({"token": receipt.token.display, "status": "submitted"}), 201
+
+
+@bp.post("/session")
+def create_session() -> tuple[Response, int]:
+    data = _body_json()
+    token = data.get("token")
+    extra = sorted(set(data) - {"token"})
+    if not isinstance(token, str) or extra:
+        fields = {key: gettext("Unknown field.") for key in extra}
+        if not isinstance(token, str):
+            fields["token"] = gettext("Enter your tracking token.")
+        raise ApiError(422, gettext("The request is not valid."), fields)
+    try:
+        opened = open_reporter_session(db_session(), clock(), settings_of(), token)
+    except intake_errors.TokenTypo as exc:
+        message = gettext(exc.message, **exc.params)
+        raise ApiError(422, message, {"token": message}) from None
+    return jsonify(
+        {
+            "access_token": opened.value,
+            "token_type": "Bearer",
+            "expires_in": int(IDLE.total_seconds()),
+        }
+    ), 201
+
+
+@bp.get("/tip")
+def get_tip() -> Response:
+    access = _bearer_access()
+    return jsonify(_tip_json(reporter_overview(db_session(), access)))
+
+
+@bp.get("/meta")
+def meta() -> Response:
+    return jsonify(
+        {
+            "categories": [
+                {"value": c.value, "label": _labels(label)} for c, label in CATEGORY_LABELS.items()
+            ],
+            "relationships": [
+                {"value": r.value, "label": _labels(label)}
+                for r, label in RELATIONSHIP_LABELS.items()
+            ],
+            "divisions": [
+                {"id": d.id, "name": d.name, "name_en": d.name_en}
+                for d in list_divisions(db_session())
+            ],
+            "limits": {
+                "description_min": DESCRIPTION_MIN,
+                "description_max": DESCRIPTION_MAX,
+                "text_max": SHORT_TEXT_MAX,
+                "files_max": MAX_ATTACHMENTS,
+                "file_mb_max": MAX_ATTACHMENT_MB,
+                "files_mb_total_max": MAX_ATTACHMENTS_MB,
+                "file_types": sorted({spec.mime_type for spec in media.KINDS.values()}),
+                "session_seconds": int(IDLE.total_seconds()),
+                "search_max": SEARCH_MAX,
+            },
+        }
+    )
+
+
+@bp.get("/facilities")
+def facilities() -> Response:
+    query = request.args.get("q", "")
+    hits = search_facilities(db_session(), query)
+    return jsonify({"facilities": [_facility_json(h) for h in hits]})
