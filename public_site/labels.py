@@ -7,8 +7,9 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
-from intake.models import Relationship, TipCategory
+from intake.models import NotAcceptedReason, Relationship, TipCategory, TipState
 from registry.models import FacilityStatus, FacilityType
+from triage.services.reporter import ReporterState
 
 CATEGORY_LABELS: dict[TipCategory, Any] = {
     TipCategory.ELDERLY_CARE_SAFETY: _l("Elderly-care service safety"),
@@ -86,3 +87,64 @@ def state_label(state: str) -> Any:
 
 def state_explanation(state: str) -> Any:
     return STATE_EXPLANATIONS.get(state, "")
+
+
+# ---------------------------------------------------------------- the reporter's status
+# (triage.services.reporter_status: the state in the reporter's terms, the outcomes, the
+# reasons a report is not accepted)
+
+REPORTER_STATE_LABELS: dict[ReporterState, Any] = {
+    ReporterState.RECEIVED: _l("Received"),
+    ReporterState.ACCEPTED: _l("Accepted"),
+    ReporterState.NOT_ACCEPTED: _l("Not accepted"),
+    ReporterState.TRANSFERRED: _l("Passed to another authority"),
+    ReporterState.VERIFYING: _l("Being verified"),
+    ReporterState.CONCLUDED: _l("Verification concluded"),
+    ReporterState.RECHECKING: _l("Being checked again after your objection"),
+    ReporterState.RECHECKED: _l("Checked again"),
+    ReporterState.ALREADY_HANDLED: _l("Already being handled"),
+    ReporterState.CLOSED: _l("Closed"),
+}
+REPORTER_STATE_EXPLANATIONS: dict[ReporterState, Any] = {
+    ReporterState.RECEIVED: STATE_EXPLANATIONS["submitted"],
+    ReporterState.ACCEPTED: STATE_EXPLANATIONS["accepted"],
+    ReporterState.NOT_ACCEPTED: STATE_EXPLANATIONS["not_accepted"],
+    ReporterState.TRANSFERRED: STATE_EXPLANATIONS["transferred"],
+    ReporterState.VERIFYING: STATE_EXPLANATIONS["verifying"],
+    ReporterState.CONCLUDED: _l("The verification has ended; its conclusion is below."),
+    ReporterState.RECHECKING: STATE_EXPLANATIONS["rechecking"],
+    ReporterState.RECHECKED: STATE_EXPLANATIONS["rechecked"],
+    ReporterState.ALREADY_HANDLED: _l(
+        "The matter you reported is already being handled under an earlier report. You do "
+        "not need to do anything."
+    ),
+    ReporterState.CLOSED: STATE_EXPLANATIONS["closed"],
+}
+
+#: The conclusion of a verification or re-check (``intake.models.CONCLUDED_STATES``).
+OUTCOME_LABELS: dict[TipState, Any] = {
+    TipState.SUBSTANTIATED: STATE_LABELS["substantiated"],
+    TipState.PARTLY_SUBSTANTIATED: STATE_LABELS["partly_substantiated"],
+    TipState.UNSUBSTANTIATED: STATE_LABELS["unsubstantiated"],
+}
+
+NOT_ACCEPTED_REASON_LABELS: dict[NotAcceptedReason, Any] = {
+    NotAcceptedReason.OUTSIDE_REMIT: _l("It is outside this bureau's remit."),
+    NotAcceptedReason.NO_CLEAR_TARGET_OR_FACTS: _l(
+        "It names no clear place or facts that could be verified."
+    ),
+    NotAcceptedReason.ALREADY_ACCEPTED: _l("The same matter has already been accepted."),
+    NotAcceptedReason.OTHER_PROCEDURE: _l("It must be dealt with through another legal procedure."),
+}
+
+
+def reporter_state_label(state: ReporterState) -> Any:
+    return REPORTER_STATE_LABELS.get(state, state.value)
+
+
+def reporter_state_explanation(state: ReporterState) -> Any:
+    return REPORTER_STATE_EXPLANATIONS.get(state, "")
+
+
+def outcome_label(outcome: TipState | None) -> Any:
+    return "" if outcome is None else OUTCOME_LABELS.get(outcome, outcome.value)

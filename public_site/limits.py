@@ -36,7 +36,7 @@ TOKEN_ENTRIES = "10 per minute;60 per hour"  # noqa: S105 - a rate, not a secret
 TOKEN_ENTRIES_OVERALL = "600 per minute"  # noqa: S105 - idem
 #: Facility searches: per address.
 SEARCHES = "30 per minute"
-#: Messages and objections from reporters (the triage step wires the routes): per address.
+#: Messages and objections from reporters (web and API): per address.
 MESSAGES = "10 per minute;60 per hour"
 #: Text-file downloads of a token just shown: per address.
 TOKEN_FILES = "20 per minute"  # noqa: S105 - idem
@@ -63,6 +63,10 @@ ROUTE_LIMITS: dict[str, tuple[RouteLimit, ...]] = {
         RouteLimit(TOKEN_ENTRIES_OVERALL, overall=True),
     ),
     "api.facilities": (RouteLimit(SEARCHES),),
+    "reporter.send_message": (RouteLimit(MESSAGES),),
+    "reporter.object_to_conclusion": (RouteLimit(MESSAGES),),
+    "api.send_message": (RouteLimit(MESSAGES),),
+    "api.object_to_conclusion": (RouteLimit(MESSAGES),),
 }
 
 

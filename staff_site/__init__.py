@@ -23,7 +23,7 @@ def create_app(
     )
 
     from staff_site import auth
-    from staff_site.views import admin, audit, divisions, home
+    from staff_site.views import admin, audit, divisions, home, triage
 
     auth.init_app(app)
     app.register_blueprint(auth.bp)
@@ -31,4 +31,5 @@ def create_app(
     app.register_blueprint(admin.bp)
     app.register_blueprint(divisions.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(triage.bp)
     return app

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from intake.models import Relationship, TipCategory
+from intake.models import (
+    CONCLUDED_STATES,
+    MessageAuthor,
+    NotAcceptedReason,
+    Relationship,
+    TipCategory,
+)
 from intake.services import DESCRIPTION_MAX, DESCRIPTION_MIN, SHORT_TEXT_MAX
 from registry.models import FacilityStatus, FacilityType
+from triage.services import ReporterState
+from triage.services.common import TEXT_MAX
 
 _REF = "#/components/schemas/"
 
@@ -32,6 +40,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         400: "Malformed request (not JSON, or not parseable).",
         401: "Missing, ended or unknown bearer credential.",
         404: "No report matches the tracking token.",
+        409: "Not possible in the report's current state (closed; objection window ended).",
         413: "The request is larger than the service accepts.",
         415: "Wrong content type, or a file of a kind that is not accepted.",
         422: "A value is not acceptable; `fields` names it.",
@@ -58,6 +67,54 @@ def _errors(*statuses: int) -> dict[str, Any]:
 
 def _text(max_length: int, description: str) -> dict[str, Any]:
     return {"type": "string", "maxLength": max_length, "description": description}
+
+
+def _date() -> dict[str, Any]:
+    return {"type": ["string", "null"], "format": "date"}
+
+
+def _nullable_text(description: str) -> dict[str, Any]:
+    return {"type": ["string", "null"], "description": description}
+
+
+def _outcome() -> dict[str, Any]:
+    return {"type": ["string", "null"], "enum": [*sorted(s.value for s in CONCLUDED_STATES), None]}
+
+
+#: The fields of the report's handling in ``GET /tip`` (``triage.services.ReporterStatus``).
+STATUS_PROPERTIES: dict[str, Any] = {
+    "state": {
+        "type": "string",
+        "enum": [s.value for s in ReporterState],
+        "description": "The state in the reporter's terms.",
+    },
+    "deadline": {**_date(), "description": "Last day of the current step, if one is running."},
+    "extension_days": {"type": ["integer", "null"]},
+    "extension_reason": _nullable_text("Why the verification deadline was extended."),
+    "decided_on": _date(),
+    "not_accepted_reason": {
+        "type": ["string", "null"],
+        "enum": [*(r.value for r in NotAcceptedReason), None],
+    },
+    "transferred_to": _nullable_text("The authority the report was passed to."),
+    "decision_text": _nullable_text("The officers' note on not accepting or passing on."),
+    "outcome": _outcome(),
+    "concluded_on": _date(),
+    "conclusion_text": _nullable_text("The conclusion of the verification."),
+    "objection_deadline": {**_date(), "description": "Last day to object to the conclusion."},
+    "can_object": {"type": "boolean", "description": "POST /tip/objection is possible now."},
+    "objected_on": _date(),
+    "recheck_outcome": _outcome(),
+    "rechecked_on": _date(),
+    "recheck_conclusion_text": _nullable_text("The conclusion of the re-check."),
+    "closed_on": _date(),
+    "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+    "awaiting_reply": {"type": "boolean", "description": "An officer's question waits."},
+    "already_handled": {
+        "type": "boolean",
+        "description": "The matter is already being handled under an earlier report.",
+    },
+}
 
 
 def _labels() -> dict[str, Any]:
@@ -195,6 +252,9 @@ def _schemas() -> dict[str, Any]:
                 "facility",
                 "description",
                 "attachments",
+                "state",
+                "state_label",
+                *STATUS_PROPERTIES,
             ],
             "properties": {
                 "status": {"type": "string"},
@@ -215,6 +275,34 @@ def _schemas() -> dict[str, Any]:
                 "contact": {"type": "string"},
                 "real_name": {"type": "string"},
                 "attachments": {"type": "array", "items": _ref("Attachment")},
+                "state_label": _labels(),
+                "outcome_label": {"oneOf": [_labels(), {"type": "null"}]},
+                **STATUS_PROPERTIES,
+            },
+        },
+        "Message": {
+            "type": "object",
+            "required": ["seq", "author", "on", "body"],
+            "properties": {
+                "seq": {"type": "integer"},
+                "author": {"type": "string", "enum": [a.value for a in MessageAuthor]},
+                "on": {"type": "string", "format": "date"},
+                "body": {"type": "string", "description": "Plain text: escape it to show it."},
+            },
+        },
+        "MessageInput": {
+            "type": "object",
+            "required": ["body"],
+            "additionalProperties": False,
+            "properties": {"body": _text(TEXT_MAX, "The message (encrypted).") | {"minLength": 1}},
+        },
+        "ObjectionInput": {
+            "type": "object",
+            "required": ["reason"],
+            "additionalProperties": False,
+            "properties": {
+                "reason": _text(TEXT_MAX, "Why the conclusion is wrong (encrypted).")
+                | {"minLength": 1}
             },
         },
         "Meta": {
@@ -304,7 +392,7 @@ def document() -> dict[str, Any]:
             "/tip": {
                 "get": {
                     "operationId": "getTip",
-                    "summary": "The report of the bearer credential: status, dates, content",
+                    "summary": "The report of the bearer credential: content, handling, messages",
                     "security": [{"reporter": []}],
                     "responses": {
                         "200": {
@@ -312,6 +400,45 @@ def document() -> dict[str, Any]:
                             "content": {"application/json": {"schema": _ref("Tip")}},
                         },
                         **_errors(401, 429),
+                    },
+                }
+            },
+            "/tip/messages": {
+                "post": {
+                    "operationId": "sendMessage",
+                    "summary": "Send a message to the officers (an answer, or more information)",
+                    "security": [{"reporter": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("MessageInput")}},
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Sent. The report, as GET /tip now shows it.",
+                            "headers": {
+                                "Location": {
+                                    "description": "/api/v1/tip",
+                                    "schema": {"type": "string"},
+                                }
+                            },
+                            "content": {"application/json": {"schema": _ref("Tip")}},
+                        },
+                        **_errors(400, 401, 409, 413, 415, 422, 429),
+                    },
+                }
+            },
+            "/tip/objection": {
+                "post": {
+                    "operationId": "objectToConclusion",
+                    "summary": "Object to the conclusion, once, until the objection deadline",
+                    "security": [{"reporter": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("ObjectionInput")}},
+                    },
+                    "responses": {
+                        "204": {"description": "Received; the report is checked again."},
+                        **_errors(400, 401, 409, 413, 415, 422, 429),
                     },
                 }
             },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any, BinaryIO, cast
@@ -14,6 +15,7 @@ from core.errors import DomainError, InvalidInput
 from core.web import JSON_ERROR_CODES, clock, db_session, rollback_request, settings_of
 from intake import errors as intake_errors
 from intake import media
+from intake.access import ReporterAccess
 from intake.models import Channel, Relationship, TipCategory
 from intake.services import (
     DESCRIPTION_MAX,
@@ -31,8 +33,15 @@ from intake.services import (
 )
 from intake.services.reporter import ReporterOverview
 from public_site.api import openapi
-from public_site.labels import CATEGORY_LABELS, RELATIONSHIP_LABELS, state_label
+from public_site.labels import (
+    CATEGORY_LABELS,
+    RELATIONSHIP_LABELS,
+    outcome_label,
+    reporter_state_label,
+    state_label,
+)
 from registry.services import SEARCH_MAX, FacilityHit, list_divisions, search_facilities
+from triage.services import ReporterStatus, reporter_object, reporter_reply, reporter_status
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -201,7 +210,7 @@ def _tip_and_files() -> tuple[dict[str, Any], list[Any]]:
     return _body_json(), []
 
 
-def _bearer_access() -> Any:
+def _bearer_access() -> ReporterAccess:
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
@@ -240,7 +249,46 @@ def _labels(label: Any) -> dict[str, str]:
     return out
 
 
-def _tip_json(overview: ReporterOverview) -> dict[str, Any]:
+def _date(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _status_json(status: ReporterStatus) -> dict[str, Any]:
+    """The handling of the report (``triage.services.reporter_status``); dates are days in
+    Asia/Shanghai (``YYYY-MM-DD``). The reward offer is added by the rewards issue."""
+    return {
+        "state": status.state.value,
+        "state_label": _labels(reporter_state_label(status.state)),
+        "deadline": _date(status.deadline),
+        "extension_days": status.extension_days,
+        "extension_reason": status.extension_reason,
+        "decided_on": _date(status.decided_on),
+        "not_accepted_reason": (
+            None if status.not_accepted_reason is None else status.not_accepted_reason.value
+        ),
+        "transferred_to": status.transferred_to,
+        "decision_text": status.decision_text,
+        "outcome": None if status.outcome is None else status.outcome.value,
+        "outcome_label": None if status.outcome is None else _labels(outcome_label(status.outcome)),
+        "concluded_on": _date(status.concluded_on),
+        "conclusion_text": status.conclusion_text,
+        "objection_deadline": _date(status.objection_deadline),
+        "can_object": status.can_object,
+        "objected_on": _date(status.objected_on),
+        "recheck_outcome": None if status.recheck_outcome is None else status.recheck_outcome.value,
+        "rechecked_on": _date(status.rechecked_on),
+        "recheck_conclusion_text": status.recheck_conclusion_text,
+        "closed_on": _date(status.closed_on),
+        "messages": [
+            {"seq": m.seq, "author": m.author.value, "on": m.on.isoformat(), "body": m.body}
+            for m in status.messages
+        ],
+        "awaiting_reply": status.awaiting_reply,
+        "already_handled": status.already_handled,
+    }
+
+
+def _tip_json(overview: ReporterOverview, status: ReporterStatus) -> dict[str, Any]:
     tip = overview.tip
     return {
         "status": tip.state.value if hasattr(tip.state, "value") else str(tip.state),
@@ -269,7 +317,43 @@ def _tip_json(overview: ReporterOverview) -> dict[str, Any]:
             }
             for a in tip.attachments
         ],
+        **_status_json(status),
     }
+
+
+def _report(access: ReporterAccess) -> Response:
+    """The report of ``access`` as ``GET /tip`` answers it."""
+    return jsonify(
+        _tip_json(
+            reporter_overview(db_session(), access),
+            reporter_status(db_session(), clock(), settings_of(), access),
+        )
+    )
+
+
+def _text_body(key: str) -> str:
+    """The one text of a reporter's message or objection: ``{"<key>": "..."}``."""
+    data = _body_json()
+    value = data.get(key)
+    fields = {name: gettext("Unknown field.") for name in sorted(set(data) - {key})}
+    if not isinstance(value, str):
+        fields[key] = gettext("Must be a string.")
+    if fields:
+        raise ApiError(422, gettext("The request is not valid."), fields)
+    return str(value)
+
+
+def _reporter_action(key: str, action: Any) -> ReporterAccess:
+    """Run a reporter service on the bearer's report (its access returned); a refused text
+    names ``key``; a refusal of the step itself is the service's error (409)."""
+    access = _bearer_access()
+    text = _text_body(key)
+    try:
+        action(db_session(), clock(), settings_of(), access, text)
+    except InvalidInput as exc:
+        message = gettext(exc.message, **exc.params)
+        raise ApiError(422, message, {key: message}) from None
+    return access
 
 
 # ---------------------------------------------------------------- routes
@@ -314,8 +398,25 @@ def create_session() -> tuple[Response, int]:
 
 @bp.get("/tip")
 def get_tip() -> Response:
-    access = _bearer_access()
-    return jsonify(_tip_json(reporter_overview(db_session(), access)))
+    return _report(_bearer_access())
+
+
+@bp.post("/tip/messages")
+def send_message() -> tuple[Response, int]:
+    """The reporter's message; 201 with the report as ``GET /tip`` now shows it. 409 when the
+    report is closed, 422 for an empty or over-long text."""
+    access = _reporter_action("body", reporter_reply)
+    response = _report(access)
+    response.headers["Location"] = "/api/v1/tip"
+    return response, 201
+
+
+@bp.post("/tip/objection")
+def object_to_conclusion() -> tuple[str, int]:
+    """The reporter's objection to the conclusion; 204. 409 outside the objection window,
+    after an earlier objection or without a conclusion; 422 for the text."""
+    _reporter_action("reason", reporter_object)
+    return "", 204
 
 
 @bp.get("/meta")

@@ -1,13 +1,14 @@
-"""Forms of the reporter pages: the token, replacing it, logging out."""
+"""Forms of the reporter pages: the token, replacing it, logging out, messages, objections."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField
+from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from crypto.tokens import MAX_INPUT_LEN
+from triage.services.common import TEXT_MAX
 
 
 class TokenForm(FlaskForm):
@@ -43,3 +44,40 @@ class TokenFileForm(FlaskForm):
     and is echoed as a download (see ``public_site/views/tips.py``)."""
 
     token = StringField(validators=[DataRequired(), Length(max=MAX_INPUT_LEN)])
+
+
+def _newlines(value: str | None) -> str | None:
+    """Browsers send a textarea's line breaks as CRLF; a text is stored with LF."""
+    return value.replace("\r\n", "\n").replace("\r", "\n") if value else value
+
+
+class ReplyForm(FlaskForm):
+    """The reporter's message: an answer to an officer's question, or more information."""
+
+    body = TextAreaField(
+        _l("Your message"),
+        validators=[
+            DataRequired(message=_l("Write your message.")),
+            Length(max=TEXT_MAX, message=_l("At most %(max)d characters.")),
+        ],
+        description=_l(
+            "Only the officers handling your report read it. Do not write your name unless "
+            "you want them to know it."
+        ),
+        filters=[_newlines],
+        render_kw={"rows": 5, "maxlength": TEXT_MAX},
+    )
+
+
+class ObjectionForm(FlaskForm):
+    """An objection to the conclusion (once, within the objection window)."""
+
+    reason = TextAreaField(
+        _l("Why you disagree with the conclusion"),
+        validators=[
+            DataRequired(message=_l("Say why you disagree with the conclusion.")),
+            Length(max=TEXT_MAX, message=_l("At most %(max)d characters.")),
+        ],
+        filters=[_newlines],
+        render_kw={"rows": 5, "maxlength": TEXT_MAX},
+    )

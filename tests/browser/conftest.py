@@ -23,7 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from core import db
+from core.audit.services import SYSTEM_ACTOR
+from core.clock import SystemClock
+from core.keys import services as keys
 from core.settings import Settings, load
+from registry.services import load_demo_facilities
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -156,3 +160,25 @@ def browser_no_js_page(browser: Browser) -> Iterator[Page]:
         yield ctx.new_page()
     finally:
         ctx.close()
+
+
+@pytest.fixture(scope="session")
+def recovery_sheet(sites: Sites) -> keys.RecoverySheet:
+    """The browser instance after `qingling keys init-recovery` (and the demo facilities): its
+    recovery sheet, shown once and kept here for every browser test that needs a group key."""
+    with db.unit_of_work(sites.sessions) as session:
+        sheet, _ = keys.init_recovery(session, SystemClock(), sites.settings, SYSTEM_ACTOR)
+        load_demo_facilities(session, SystemClock(), SYSTEM_ACTOR)
+    return sheet
+
+
+def no_js_page(browser: Browser) -> Page:
+    """A phone-sized page with JavaScript disabled (Tor Browser at "Safest"), downloads on."""
+    context = browser.new_context(
+        java_script_enabled=False,
+        locale="zh-CN",
+        viewport={"width": 390, "height": 844},
+        accept_downloads=True,
+    )
+    context.set_default_timeout(15_000)
+    return context.new_page()

@@ -1,6 +1,7 @@
 """The reporter's journey in Chromium with JavaScript disabled (Tor Browser at "Safest"): file a
 tip with a photo after finding the facility, keep the token (read from the page and saved as a
-text file), come back later in a fresh browser context and read the status."""
+text file), come back later in a fresh browser context and read the status; and answer an
+officer's question (asked through the triage services) on the status page."""
 
 from __future__ import annotations
 
@@ -10,15 +11,20 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser
+from sqlalchemy import select
 
 from core import db
+from core.accounts import services as accounts
+from core.accounts.models import Role
 from core.audit.services import SYSTEM_ACTOR
 from core.clock import SystemClock
 from core.keys import services as keys
 from intake import services
-from registry.services import load_demo_facilities
-from tests.browser.conftest import Sites
+from intake.models import Channel, TipCategory
+from registry.models import Division
+from tests.browser.conftest import Sites, no_js_page
+from triage import services as triage
 
 pytestmark = pytest.mark.browser
 
@@ -26,12 +32,8 @@ TOKEN = re.compile(r"^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$")
 
 
 @pytest.fixture(scope="module")
-def intake_ready(sites: Sites) -> Sites:
+def intake_ready(sites: Sites, recovery_sheet: keys.RecoverySheet) -> Sites:
     """The browser instance after `qingling keys init-recovery` and the demo facilities."""
-    with db.unit_of_work(sites.sessions) as session:
-        if keys.find_group(session, keys.RECOVERY) is None:
-            keys.init_recovery(session, SystemClock(), sites.settings, SYSTEM_ACTOR)
-        load_demo_facilities(session, SystemClock(), SYSTEM_ACTOR)
     return sites
 
 
@@ -43,17 +45,6 @@ def photo(path: Path) -> Path:
     image.save(out, "JPEG", exif=exif)
     path.write_bytes(out.getvalue())
     return path
-
-
-def no_js_page(browser: Browser) -> Page:
-    context = browser.new_context(
-        java_script_enabled=False,
-        locale="zh-CN",
-        viewport={"width": 390, "height": 844},
-        accept_downloads=True,
-    )
-    context.set_default_timeout(15_000)
-    return context.new_page()
 
 
 def test_file_a_tip_keep_the_token_and_read_the_status_without_javascript(
@@ -114,3 +105,87 @@ def test_file_a_tip_keep_the_token_and_read_the_status_without_javascript(
     page.goto(sites.public_url + "/status/report")
     assert page.url.endswith("/status")
     page.context.close()
+
+
+QUESTION = "Which staircase is blocked, the east or the west one?"
+ANSWER = "The east staircase, next to the kitchen.\nThe mattresses are still there."
+PASSWORD = "correct horse battery staple 42"
+
+
+def test_answer_an_officers_question_without_javascript(
+    browser: Browser, intake_ready: Sites, artifacts: Path, recovery_sheet: keys.RecoverySheet
+) -> None:
+    sites = intake_ready
+    clock = SystemClock()
+    with db.unit_of_work(sites.sessions) as session:
+        division = session.scalar(select(Division.id).where(Division.name == "杨舍镇"))
+        assert division is not None
+        receipt = services.receive_tip(
+            session,
+            clock,
+            sites.settings,
+            services.TipSubmission(
+                description="The fire exit on the ground floor is locked with a chain at night.",
+                category=TipCategory.FIRE,
+                division_id=division,
+                facility_name="无名托老所",
+                channel=Channel.WEB,
+            ),
+        )
+        token, tip_id = receipt.token.display, receipt.tip_id
+        officer = accounts.create_user(
+            session,
+            clock,
+            sites.settings,
+            SYSTEM_ACTOR,
+            username="browser-triage-city",
+            display_name="Triage officer",
+            password=PASSWORD,
+            roles={Role.TRIAGE_OFFICER},
+            division_id=None,
+        )
+        key = accounts.personal_key_with_password(
+            session, clock, sites.settings, officer, password=PASSWORD
+        )
+        city = keys.find_group(session, keys.CITY_TRIAGE)
+        assert city is not None
+        authority = keys.RecoveryAuthority(recovery_sheet.private_key)
+        keys.grant(session, clock, sites.settings, authority, city, grantee=officer)
+        args = (session, clock, sites.settings, officer)
+        triage.accept(*args, tip_id)
+        triage.start_verification(*args, tip_id)
+        triage.ask_reporter(*args, tip_id, personal_key=key, body=QUESTION)
+
+    page = no_js_page(browser)
+    page.goto(sites.public_url + "/status")
+    page.click("text=English")
+    page.fill("#token", token)
+    page.click("button[type=submit].btn")
+    assert page.url.endswith("/status/report")
+    main = page.locator("main")
+    assert "Being verified" in main.inner_text()
+    assert QUESTION in main.inner_text()
+    assert "An officer has asked you a question" in main.inner_text()
+    page.fill("#body", ANSWER)
+    page.screenshot(path=str(artifacts / "reporter-answer.png"), full_page=True)
+    page.click("button[name=send]")
+    assert page.url.endswith("/status/report")
+    text = main.inner_text()
+    assert "Your message was sent." in text
+    assert "An officer has asked you a question" not in text
+    thread = page.locator("ol.thread li").all_inner_texts()
+    assert len(thread) == 2
+    assert QUESTION in thread[0]
+    assert "The east staircase, next to the kitchen." in thread[1]
+    assert page.input_value("#body") == ""
+    page.context.close()
+
+    with db.unit_of_work(sites.sessions) as session:
+        status = triage.reporter_status(
+            session,
+            clock,
+            sites.settings,
+            services.unlock_with_token(session, sites.settings, token),
+        )
+        assert [m.body for m in status.messages] == [QUESTION, ANSWER]
+        assert status.awaiting_reply is False

@@ -28,6 +28,8 @@ CSRF_EXEMPT: dict[str, str] = {
     # that a logged-in web cookie gets a 401 from the API).
     "api.create_tip": "JSON API: no cookies, anonymous",
     "api.create_session": "JSON API: no cookies, anonymous",
+    "api.send_message": "JSON API: no cookies, bearer credential",
+    "api.object_to_conclusion": "JSON API: no cookies, bearer credential",
 }
 
 # Staff endpoints an anonymous visitor may reach.

@@ -197,7 +197,15 @@ def test_unknown_api_routes_are_json(client: FlaskClient) -> None:
 def test_the_openapi_document(client: FlaskClient) -> None:
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"] == "3.1.0"
-    assert set(doc["paths"]) == {"/tips", "/session", "/tip", "/meta", "/facilities"}
+    assert set(doc["paths"]) == {
+        "/tips",
+        "/session",
+        "/tip",
+        "/tip/messages",
+        "/tip/objection",
+        "/meta",
+        "/facilities",
+    }
     fields = set(doc["components"]["schemas"]["TipInput"]["properties"])
     assert fields == {
         "category",

@@ -82,5 +82,7 @@ def test_the_api_conforms_to_its_document(api_schema: Any, auth_headers: dict[st
         "GET /meta",
         "GET /tip",
         "POST /session",
+        "POST /tip/messages",
+        "POST /tip/objection",
         "POST /tips",
     ]
