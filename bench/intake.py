@@ -280,9 +280,18 @@ def multipart(tip: dict[str, Any], photo: bytes) -> bytes:
     )
 
 
-def load(port: int, path: str, seconds: float, division: int, photo: bytes) -> dict[str, float]:
-    latencies: list[float] = []
-    failures: list[int] = []
+def load(
+    port: int,
+    path: str,
+    *,
+    seconds: float,
+    division: int,
+    photo: bytes,
+    latencies: list[float],
+    failures: list[int],
+) -> float:
+    """Run the clients for ``seconds``; append to ``latencies``/``failures``; return the wall
+    time."""
     lock = threading.Lock()
     end = time.monotonic() + seconds
 
@@ -322,20 +331,30 @@ def load(port: int, path: str, seconds: float, division: int, photo: bytes) -> d
         thread.start()
     for thread in threads:
         thread.join(timeout=seconds + 90)
-    wall = time.monotonic() - started
-    latencies.sort()
+    return time.monotonic() - started
+
+
+def summary(latencies: list[float], failures: list[int], wall: float) -> dict[str, float]:
+    ordered = sorted(latencies)
     return {
-        "count": len(latencies),
+        "count": len(ordered),
         "failures": len(failures),
-        "rate": len(latencies) / wall,
-        "p50": statistics.median(latencies) if latencies else float("nan"),
-        "p95": latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"),
+        "rate": len(ordered) / wall,
+        "p50": statistics.median(ordered) if ordered else float("nan"),
+        "p95": ordered[int(0.95 * (len(ordered) - 1))] if ordered else float("nan"),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--seconds", type=float, default=30.0, help="load time per endpoint")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="alternate the two endpoints this many times (ABA… order), so load from other "
+        "processes on the machine falls on both alike",
+    )
     parser.add_argument(
         "--admin-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
@@ -358,20 +377,37 @@ def main() -> None:
             with engine.connect() as conn:
                 division = conn.scalar(select(Division.id).order_by(Division.id).limit(1))
             engine.dispose()
-            results = {}
-            for which, path in (("bare", "/bare"), ("full", "/api/v1/tips")):
-                proc, port = start_server(which, env)
-                try:
-                    results[which] = load(port, path, args.seconds, int(division or 1), photo)
-                finally:
+            paths = {"bare": "/bare", "full": "/api/v1/tips"}
+            servers = {which: start_server(which, env) for which in paths}
+            latencies: dict[str, list[float]] = {which: [] for which in paths}
+            failures: dict[str, list[int]] = {which: [] for which in paths}
+            walls = dict.fromkeys(paths, 0.0)
+            try:
+                slice_seconds = args.seconds / args.rounds
+                for round_no in range(args.rounds):
+                    order = ("bare", "full") if round_no % 2 == 0 else ("full", "bare")
+                    for which in order:
+                        walls[which] += load(
+                            servers[which][1],
+                            paths[which],
+                            seconds=slice_seconds,
+                            division=int(division or 1),
+                            photo=photo,
+                            latencies=latencies[which],
+                            failures=failures[which],
+                        )
+            finally:
+                for proc, _port in servers.values():
                     stop(proc)
+            results = {w: summary(latencies[w], failures[w], walls[w]) for w in paths}
         finally:
             drop_database(args.admin_url, name)
 
     bare, full = results["bare"], results["full"]
     print(
         f"intake under load: gunicorn {WORKERS} workers (gthread ×4), {CLIENTS} clients, "
-        f"{args.seconds:.0f} s each, 1 photo of {len(photo) / 1e6:.2f} MB in {PHOTO_EVERY}"
+        f"{args.seconds:.0f} s each in {args.rounds} alternating rounds, "
+        f"1 photo of {len(photo) / 1e6:.2f} MB in {PHOTO_EVERY}"
     )
     print(f"token KDF (scrypt, calibrated): {kdf * 1000:.1f} ms")
     for label, r in (("bare Flask+SQLAlchemy", bare), ("full public site", full)):
