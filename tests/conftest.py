@@ -189,3 +189,31 @@ def csrf_token(client: FlaskClient, path: str) -> str:
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     assert match, f"no CSRF token on {path}"
     return match.group(1)
+
+
+def build_user(
+    dbs: Session,
+    clock: FakeClock,
+    username: str,
+    *roles: object,
+    division_id: int | None = None,
+    active: bool = True,
+):  # type: ignore[no-untyped-def]
+    """A staff user built directly, with no password or key: for tests that need only an actor."""
+    from core.accounts.models import User, UserRole
+
+    user = User(
+        username=username,
+        display_name=username.title(),
+        division_id=division_id,
+        active=active,
+        password_salt=b"\0" * 16,
+        password_verifier=b"\0" * 32,
+        kdf_params="argon2id:test",
+        password_changed_at=clock.now(),
+        created_at=clock.now(),
+        roles=[UserRole(role=r) for r in roles],
+    )
+    dbs.add(user)
+    dbs.flush()
+    return user

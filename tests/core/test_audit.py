@@ -10,37 +10,14 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from core.accounts.models import Role, User, UserRole
+from core.accounts.models import Role, User
 from core.audit import services as audit
 from core.audit.models import GENESIS, AuditRecord
 from core.clock import SHANGHAI, FakeClock
 from core.errors import Forbidden, InvalidInput
+from tests.conftest import build_user
 
-
-def _user(
-    dbs: Session,
-    clock: FakeClock,
-    username: str,
-    *roles: Role,
-    division_id: int | None = None,
-    active: bool = True,
-) -> User:
-    """A staff user built directly (these tests need no password or session)."""
-    user = User(
-        username=username,
-        display_name=username.title(),
-        division_id=division_id,
-        active=active,
-        password_salt=b"\0" * 16,
-        password_verifier=b"\0" * 32,
-        kdf_params="argon2id:test",
-        password_changed_at=clock.now(),
-        created_at=clock.now(),
-        roles=[UserRole(role=r) for r in roles],
-    )
-    dbs.add(user)
-    dbs.flush()
-    return user
+_user = build_user
 
 
 def _append(dbs: Session, clock: FakeClock, n: int, **kwargs: Any) -> list[AuditRecord]:

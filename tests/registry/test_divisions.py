@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.accounts.models import Role, User, UserRole
+from core.accounts.models import Role, User
 from core.audit import services as audit
 from core.audit.models import AuditRecord
 from core.clock import FakeClock
@@ -24,6 +24,7 @@ from registry.errors import (
     InvalidDivision,
 )
 from registry.models import Division, DivisionKind
+from tests.conftest import build_user
 
 MANAGEMENT_AREAS = {
     "杨舍镇": "张家港经济技术开发区",
@@ -33,29 +34,7 @@ MANAGEMENT_AREAS = {
 }
 
 
-def _user(
-    dbs: Session,
-    clock: FakeClock,
-    username: str,
-    *roles: Role,
-    division_id: int | None = None,
-    active: bool = True,
-) -> User:
-    user = User(
-        username=username,
-        display_name=username.title(),
-        division_id=division_id,
-        active=active,
-        password_salt=b"\0" * 16,
-        password_verifier=b"\0" * 32,
-        kdf_params="argon2id:test",
-        password_changed_at=clock.now(),
-        created_at=clock.now(),
-        roles=[UserRole(role=r) for r in roles],
-    )
-    dbs.add(user)
-    dbs.flush()
-    return user
+_user = build_user
 
 
 def _by_name(dbs: Session, name: str) -> Division:
