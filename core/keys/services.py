@@ -964,19 +964,36 @@ def tip_recipients(
     """
     if not settings.key_verifying_key:
         raise KeyRecordRejected()
-    groups: list[KeyGroup] = []
-    if division_id is not None:
-        division_group = find_group(session, division_slug(division_id))
-        if division_group is not None:
-            groups.append(division_group)
-    for slug in (CITY_TRIAGE, RECOVERY):
-        group = find_group(session, slug)
-        if group is None:
-            raise KeysNotInitialised()
-        groups.append(group)
+    # Two queries for every submission (the groups, then their newest key versions), since
+    # this runs on the public site's hot path.
+    slugs = ([division_slug(division_id)] if division_id is not None else []) + [
+        CITY_TRIAGE,
+        RECOVERY,
+    ]
+    found = {g.slug: g for g in session.scalars(select(KeyGroup).where(KeyGroup.slug.in_(slugs)))}
+    if CITY_TRIAGE not in found or RECOVERY not in found:
+        raise KeysNotInitialised()
+    groups = [found[slug] for slug in slugs if slug in found]
+    newest = (
+        select(GroupKey.group_id, func.max(GroupKey.version).label("version"))
+        .where(GroupKey.group_id.in_([g.id for g in groups]))
+        .group_by(GroupKey.group_id)
+        .subquery()
+    )
+    current = {
+        k.group_id: k
+        for k in session.scalars(
+            select(GroupKey).join(
+                newest,
+                (GroupKey.group_id == newest.c.group_id) & (GroupKey.version == newest.c.version),
+            )
+        )
+    }
     recipients = []
     for group in groups:
-        key = current_key(session, group)
+        key = current.get(group.id)
+        if key is None:
+            raise KeyRecordRejected()
         if key.version < pins.minimum(group.slug):
             raise KeyRollback()
         records.verify(settings.key_verifying_key, _key_record(group, key), key.signature)
