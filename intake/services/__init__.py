@@ -228,19 +228,25 @@ def current_token_params(session: Session) -> tokens.TokenParams:
 
 
 def initialise_token_params(
-    session: Session, clock: Clock, *, calibrate: bool = True
+    session: Session,
+    clock: Clock,
+    *,
+    calibrate: bool = True,
+    params: tokens.TokenParams | None = None,
 ) -> tokens.TokenParams:
     """Create the instance's token-derivation parameters once; later calls return them.
 
     ``calibrate`` picks scrypt's cost so one derivation takes about 50 ms on this machine
-    (``qingling init``); ``calibrate=False`` gives the deliberately cheap test parameters.
+    (``qingling init``); ``calibrate=False`` gives the deliberately cheap test parameters;
+    ``params`` fixes them explicitly (benchmarks that compare runs at one cost).
     The parameters are never changed afterwards: changing them (or the pepper) would lock every
     reporter out.
     """
     existing = token_param_sets(session)
     if existing:
         return existing[0]
-    params = tokens.calibrate_token_params(0.05) if calibrate else tokens.cheap_token_params()
+    if params is None:
+        params = tokens.calibrate_token_params(0.05) if calibrate else tokens.cheap_token_params()
     session.add(
         TokenParamSet(
             version=params.version,
