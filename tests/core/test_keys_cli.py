@@ -6,33 +6,20 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from core import db
 from core.audit.models import AuditRecord
-from core.cli import main
 from core.keys import services as keys
 from core.keys.models import GroupKey
 from core.settings import load
 from tests.conftest import DEFAULT_PASSWORD
+from tests.core.conftest import run
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)  # no stray .env from the repository is read
-    values = {
-        "QINGLING_DATA_DIR": str(tmp_path / "instance"),
-        "QINGLING_ARGON2_MEMORY_KIB": "64",
-        "QINGLING_ARGON2_ITERATIONS": "1",
-    }
-    result = run(values, "init")
-    assert result.exit_code == 0, result.output
-    return values
-
-
-def run(env: dict[str, str], *args: str, stdin: str | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), env=env, input=stdin)
+def env(cli_instance: dict[str, str]) -> dict[str, str]:
+    return cli_instance
 
 
 def members(env: dict[str, str]) -> dict[str, list[str]]:
