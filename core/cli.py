@@ -7,6 +7,7 @@ back on any error. Bad settings give a clear message and exit status 2.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import secrets
 import sys
@@ -291,13 +292,31 @@ def jobs_run_due(ctx: Context) -> None:
         for label, ids in (("overdue", officer.overdue), ("due soon", officer.due_soon)):
             for tip_id in ids:
                 click.echo(f"  {label}: {tip_id}")
+    for module in JOB_MODULES:
+        run_due = importlib.import_module(module).run_due
+        with ctx.unit_of_work() as session:
+            lines = run_due(session, SystemClock(), ctx.settings)
+        for line in lines:
+            click.echo(line)
+
+
+#: Modules whose ``run_due(session, clock, settings) -> list[str]`` runs after triage's, each in
+#: its own transaction.
+JOB_MODULES = ("cases.jobs", "rewards.jobs", "intake.wechat.jobs")
 
 
 def _register_extensions() -> None:
     from core.accounts import cli as accounts_cli
     from core.keys import cli as keys_cli
+    from registry import cli as registry_cli
+    from rewards import cli as rewards_cli
 
-    for command in [*accounts_cli.COMMANDS, *keys_cli.COMMANDS]:
+    for command in [
+        *accounts_cli.COMMANDS,
+        *keys_cli.COMMANDS,
+        *registry_cli.COMMANDS,
+        *rewards_cli.COMMANDS,
+    ]:
         main.add_command(command)
 
 

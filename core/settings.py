@@ -103,6 +103,23 @@ def _url(name: str, raw: str) -> str:
     return value
 
 
+def _wechat_token(name: str, raw: str) -> str:
+    value = raw.strip()
+    if value and not (3 <= len(value) <= 32 and value.isascii() and value.isalnum()):
+        raise SettingsError(f"{PREFIX}{name.upper()}: expected 3 to 32 letters and digits")
+    return value
+
+
+def _wechat_aes_key(name: str, raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        return value
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    if len(value) != 43 or any(c not in alphabet for c in value):
+        raise SettingsError(f"{PREFIX}{name.upper()}: expected 43 base64 characters")
+    return value
+
+
 SPECS: tuple[Spec, ...] = (
     Spec("data_dir", "./instance", "Data directory: SQLite database, generated secrets.", _str),
     Spec(
@@ -225,6 +242,53 @@ SPECS: tuple[Spec, ...] = (
         _int_range(1, 90),
     ),
     Spec(
+        "case_recheck_days",
+        "90",
+        "Cases: days after closure (销号) when the re-check (回头看) is due.",
+        _int_range(1, 3650),
+    ),
+    Spec(
+        "reward_claim_days",
+        "60",
+        "Rewards: days the reporter has to claim an offered reward before it expires.",
+        _int_range(1, 3650),
+    ),
+    Spec(
+        "reward_reminder_days",
+        "14",
+        "Rewards: `qingling jobs run-due` lists offers whose claim deadline is this many days "
+        "away or less.",
+        _int_range(1, 365),
+    ),
+    Spec(
+        "wechat_token",
+        "",
+        "WeChat: the Token configured for the Official Account's server (3 to 32 letters and "
+        "digits); empty turns the /wechat endpoint off.",
+        _wechat_token,
+    ),
+    Spec(
+        "wechat_encoding_aes_key",
+        "",
+        "WeChat: the EncodingAESKey of the Official Account (43 characters).",
+        _wechat_aes_key,
+    ),
+    Spec("wechat_appid", "", "WeChat: the AppID of the Official Account.", _str),
+    Spec("wechat_appsecret", "", "WeChat: the AppSecret, for the media and message APIs.", _str),
+    Spec(
+        "wechat_api_base",
+        "https://api.weixin.qq.com",
+        "WeChat: base URL of the WeChat server API.",
+        _url,
+    ),
+    Spec(
+        "wechat_sandbox",
+        "false",
+        "WeChat: the account is Tencent's sandbox test account (测试号), so plaintext messages "
+        "are accepted; a warning is logged at start-up. Never set it for a real account.",
+        _bool,
+    ),
+    Spec(
         "public_secret_key",
         "",
         "Public site: key signing its cookies and CSRF tokens (hex).",
@@ -315,6 +379,15 @@ class Settings:
     recheck_days: int
     duplicate_window_days: int
     due_soon_days: int
+    case_recheck_days: int
+    reward_claim_days: int
+    reward_reminder_days: int
+    wechat_token: str = field(repr=False)
+    wechat_encoding_aes_key: str = field(repr=False)
+    wechat_appid: str
+    wechat_appsecret: str = field(repr=False)
+    wechat_api_base: str
+    wechat_sandbox: bool
     public_secret_key: bytes = field(repr=False)
     staff_secret_key: bytes = field(repr=False)
     password_pepper: bytes = field(repr=False)

@@ -17,7 +17,11 @@ MODEL_MODULES = (
     "registry.models",
     "intake.models",
     "triage.models",
+    "cases.standards.models",
     "cases.models",
+    "rewards.rules.models",
+    "rewards.models",
+    "intake.wechat.models",
 )
 
 

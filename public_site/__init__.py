@@ -31,13 +31,17 @@ def create_app(
 
     from core.web import csrf
     from public_site import api
-    from public_site.views import home, reporter, tips
+    from public_site.views import claims, home, reporter, stats, tips, wechat
 
     app.register_blueprint(home.bp)
     app.register_blueprint(tips.bp)
     app.register_blueprint(reporter.bp)
+    for blueprint in (stats, claims, wechat):
+        app.register_blueprint(blueprint.bp)
     # The API uses no cookie (anonymous or bearer), so CSRF does not apply: see public_site.api.
     csrf.exempt(api.bp)
+    # WeChat's server signs its pushes (msg_signature); it cannot carry a CSRF token.
+    csrf.exempt(wechat.bp)
     app.register_blueprint(api.bp)
     apply_route_limits(app)
     return app

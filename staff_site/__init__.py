@@ -23,7 +23,19 @@ def create_app(
     )
 
     from staff_site import auth
-    from staff_site.views import admin, audit, divisions, home, triage
+    from staff_site.views import (
+        admin,
+        audit,
+        cases,
+        dashboard,
+        divisions,
+        home,
+        registry,
+        reward_rules,
+        rewards,
+        standards,
+        triage,
+    )
 
     auth.init_app(app)
     app.register_blueprint(auth.bp)
@@ -32,4 +44,6 @@ def create_app(
     app.register_blueprint(divisions.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(triage.bp)
+    for blueprint in (registry, standards, cases, dashboard, rewards, reward_rules):
+        app.register_blueprint(blueprint.bp)
     return app

@@ -120,6 +120,14 @@ BAD_VALUES = [
     ("QINGLING_RECHECK_DAYS", "-3", "between"),
     ("QINGLING_DUPLICATE_WINDOW_DAYS", "", "whole number"),
     ("QINGLING_DUE_SOON_DAYS", "100", "between 1 and 90"),
+    ("QINGLING_CASE_RECHECK_DAYS", "0", "between 1 and 3650"),
+    ("QINGLING_REWARD_CLAIM_DAYS", "sixty", "whole number"),
+    ("QINGLING_REWARD_REMINDER_DAYS", "400", "between 1 and 365"),
+    ("QINGLING_WECHAT_TOKEN", "ab", "3 to 32 letters and digits"),
+    ("QINGLING_WECHAT_TOKEN", "token with spaces", "3 to 32 letters and digits"),
+    ("QINGLING_WECHAT_ENCODING_AES_KEY", "short", "43 base64 characters"),
+    ("QINGLING_WECHAT_API_BASE", "api.weixin.qq.com", "URL"),
+    ("QINGLING_WECHAT_SANDBOX", "perhaps", "true or false"),
     ("QINGLING_DATABASE_URL", "qingling.sqlite3", "URL"),
     ("QINGLING_RATELIMIT_STORAGE_URI", "127.0.0.1:6379", "URL"),
     ("QINGLING_PUBLIC_SECRET_KEY", "not hex", "hexadecimal"),
@@ -148,7 +156,12 @@ def test_bad_value_names_the_variable(
 def test_every_parsed_setting_has_a_bad_value_case() -> None:
     """Adding a setting without testing that a bad value is refused fails here."""
     covered = {variable for variable, _, _ in BAD_VALUES}
-    free_text = {"QINGLING_DATA_DIR", "QINGLING_HOST"}  # any string is a path or a host
+    free_text = {
+        "QINGLING_DATA_DIR",
+        "QINGLING_HOST",
+        "QINGLING_WECHAT_APPID",
+        "QINGLING_WECHAT_APPSECRET",
+    }  # any string is a path or a host
     assert {s.variable for s in SPECS} - free_text <= covered
 
 

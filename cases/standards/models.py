@@ -1,0 +1,3 @@
+"""Tables of cases/standards."""
+
+from __future__ import annotations

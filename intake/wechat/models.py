@@ -1,0 +1,3 @@
+"""Tables of intake/wechat."""
+
+from __future__ import annotations

@@ -1,0 +1,7 @@
+"""``qingling rewards …``: reward quotes from the command line."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,3 @@
+"""Tables of the reward lifecycle."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Reward rule sets as versioned data, and the calculation of a reward under them."""

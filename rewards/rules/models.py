@@ -1,0 +1,3 @@
+"""Tables of rewards/rules."""
+
+from __future__ import annotations
