@@ -146,10 +146,12 @@ def check_key_pair(settings: Settings) -> None:
 @main.command()
 @pass_context
 def init(ctx: Context) -> None:
-    """Create the data directory, secrets and database, and load the divisions."""
+    """Create the data directory, secrets and database, and load the divisions, facility
+    types and judgment standards shipped with Qingling."""
+    from cases.standards.services import load_shipped_standards
     from core import migrate
     from intake.services import initialise_token_params
-    from registry.services import load_default_divisions
+    from registry.services import load_default_divisions, load_default_facility_types
 
     settings = ctx.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -166,8 +168,14 @@ def init(ctx: Context) -> None:
     click.echo("database schema is at the latest revision")
     with ctx.unit_of_work() as session:
         added = load_default_divisions(session, SystemClock(), audit.SYSTEM_ACTOR)
+        types = load_default_facility_types(session, SystemClock(), audit.SYSTEM_ACTOR)
+        standards = load_shipped_standards(session, SystemClock(), audit.SYSTEM_ACTOR)
         params = initialise_token_params(session, SystemClock())
     click.echo(f"divisions: {added} added")
+    click.echo(f"facility types: {types} added")
+    click.echo(
+        f"judgment standards: {len(standards.created)} added, {len(standards.updated)} updated"
+    )
     click.echo(
         f"tracking-token KDF: version {params.version}, scrypt n=2^{params.n.bit_length() - 1}"
     )

@@ -28,6 +28,9 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level)
     # Werkzeug's own request log starts with the client address; ours replaces it.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # At DEBUG, Pillow logs the EXIF tags (GPS position, camera serial numbers) of every image
+    # it opens: never below INFO, whatever the site's level.
+    logging.getLogger("PIL").setLevel(logging.INFO)
 
 
 class AnonymousRequestHandler(WSGIRequestHandler):

@@ -282,6 +282,13 @@ SPECS: tuple[Spec, ...] = (
         _url,
     ),
     Spec(
+        "wechat_subscribe_template_id",
+        "",
+        "WeChat: template ID of the account's one-time subscription message (一次性订阅消息); "
+        "empty: notifications are not offered.",
+        _str,
+    ),
+    Spec(
         "wechat_sandbox",
         "false",
         "WeChat: the account is Tencent's sandbox test account (测试号), so plaintext messages "
@@ -388,6 +395,7 @@ class Settings:
     wechat_appsecret: str = field(repr=False)
     wechat_api_base: str
     wechat_sandbox: bool
+    wechat_subscribe_template_id: str
     public_secret_key: bytes = field(repr=False)
     staff_secret_key: bytes = field(repr=False)
     password_pepper: bytes = field(repr=False)

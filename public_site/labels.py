@@ -8,7 +8,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from intake.models import NotAcceptedReason, Relationship, TipCategory, TipState
-from registry.models import FacilityStatus, FacilityType
+from registry.models import FacilityStatus
 from triage.services.reporter import ReporterState
 
 CATEGORY_LABELS: dict[TipCategory, Any] = {
@@ -65,14 +65,6 @@ STATE_EXPLANATIONS: dict[str, Any] = {
     "closed": _l("The handling of your report has ended."),
 }
 
-
-FACILITY_TYPE_LABELS: dict[FacilityType, Any] = {
-    FacilityType.ELDERLY_CARE_HOME: _l("Elderly-care home"),
-    FacilityType.DAY_CARE_CENTRE: _l("Day-care centre"),
-    FacilityType.WELFARE_HOME: _l("Welfare home"),
-    FacilityType.CHILD_WELFARE: _l("Child-welfare institution"),
-    FacilityType.OTHER: _l("Other institution"),
-}
 
 FACILITY_STATUS_LABELS: dict[FacilityStatus, Any] = {
     FacilityStatus.OPERATING: _l("Operating"),

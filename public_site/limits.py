@@ -57,6 +57,9 @@ ROUTE_LIMITS: dict[str, tuple[RouteLimit, ...]] = {
         RouteLimit(TOKEN_ENTRIES),
         RouteLimit(TOKEN_ENTRIES_OVERALL, overall=True),
     ),
+    # Claiming and declining a reward ask for the token again (a token derivation each).
+    "claims.claim": (RouteLimit(TOKEN_ENTRIES), RouteLimit(TOKEN_ENTRIES_OVERALL, overall=True)),
+    "claims.decline": (RouteLimit(TOKEN_ENTRIES), RouteLimit(TOKEN_ENTRIES_OVERALL, overall=True)),
     "api.create_tip": (RouteLimit(SUBMISSIONS),),
     "api.create_session": (
         RouteLimit(TOKEN_ENTRIES),
@@ -92,6 +95,10 @@ def init_limiter(app: Flask, settings: Settings) -> Limiter:
         storage_uri=settings.ratelimit_storage_uri or "memory://",
         strategy="fixed-window",
         headers_enabled=False,
+        # Redis down: the limits go on being enforced from this process's memory (each worker
+        # counts for itself until Redis answers again) and intake keeps working; an error in
+        # the limiter never turns a request into a 500.
+        in_memory_fallback_enabled=True,
         swallow_errors=True,
     )
     app.extensions["qingling.limiter"] = limiter

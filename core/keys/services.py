@@ -38,11 +38,13 @@ import base64
 import binascii
 import datetime as dt
 import re
+import threading
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from core.accounts.access import in_scope
@@ -950,6 +952,50 @@ def fingerprints(session: Session, settings: Settings) -> list[GroupStatus]:
 
 # ---------------------------------------------------------------- intake
 
+#: Key records whose signature this process has already checked, by everything the check
+#: covers: the verifying key, the record (group id, purpose, version, public key) and the
+#: signature bytes. A hit means these exact bytes verified before, so skipping the Ed25519
+#: check changes nothing; any other row (a tampered key or signature, another verifying key)
+#: misses and is checked. Only successes are kept; bounded (cleared when full).
+_VERIFIED: set[tuple[bytes, signing.KeyRecord, bytes]] = set()
+_VERIFIED_MAX = 1024
+_verified_lock = threading.Lock()
+
+
+def _verify_remembered(verifying_key: bytes, rec: signing.KeyRecord, signature: bytes) -> None:
+    """:func:`records.verify`, skipped for the exact bytes that already passed it here."""
+    entry = (bytes(verifying_key), rec, bytes(signature))
+    if entry in _VERIFIED:
+        return
+    records.verify(verifying_key, rec, signature)
+    with _verified_lock:
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.clear()
+        _VERIFIED.add(entry)
+
+
+#: Each group named in ``:slugs`` with its newest key version (NULL columns: no version). A
+#: Core statement, not an ORM query: it runs for every submission.
+_GROUPS = cast(Table, KeyGroup.__table__)
+_KEYS = cast(Table, GroupKey.__table__)
+_NEWEST = _KEYS.alias("newest")
+_NEWEST_KEYS = (
+    select(_GROUPS.c.id, _GROUPS.c.slug, _KEYS.c.version, _KEYS.c.public_key, _KEYS.c.signature)
+    .select_from(
+        _GROUPS.outerjoin(
+            _KEYS,
+            (_KEYS.c.group_id == _GROUPS.c.id)
+            & (
+                _KEYS.c.version
+                == select(func.max(_NEWEST.c.version))
+                .where(_NEWEST.c.group_id == _GROUPS.c.id)
+                .scalar_subquery()
+            ),
+        )
+    )
+    .where(_GROUPS.c.slug.in_(bindparam("slugs", expanding=True)))
+)
+
 
 def tip_recipients(
     session: Session, settings: Settings, division_id: int | None, pins: KeyPins
@@ -961,43 +1007,39 @@ def tip_recipients(
     signed record raises :class:`KeyRecordRejected`, a version older than the newest this site
     has seen (``pins``) raises :class:`KeyRollback`, a missing city triage or recovery group
     raises :class:`KeysNotInitialised`. Only when all pass are the pins raised.
+
+    This runs for every submission on the public site, so it costs one query: each group with
+    its newest key version, read fresh every time (a rotation applies to the very next tip; no
+    key is cached). What is remembered per process is only that a given record's signature
+    verified (:data:`_VERIFIED`), which saves the Ed25519 checks, never the pin check.
     """
     if not settings.key_verifying_key:
         raise KeyRecordRejected()
-    # Two queries for every submission (the groups, then their newest key versions), since
-    # this runs on the public site's hot path.
     slugs = ([division_slug(division_id)] if division_id is not None else []) + [
         CITY_TRIAGE,
         RECOVERY,
     ]
-    found = {g.slug: g for g in session.scalars(select(KeyGroup).where(KeyGroup.slug.in_(slugs)))}
+    session.flush()  # changes pending in this session count, as an ORM query would see them
+    rows = session.execute(_NEWEST_KEYS, {"slugs": slugs}).all()
+    found = {row.slug: row for row in rows}
     if CITY_TRIAGE not in found or RECOVERY not in found:
         raise KeysNotInitialised()
-    groups = [found[slug] for slug in slugs if slug in found]
-    newest = (
-        select(GroupKey.group_id, func.max(GroupKey.version).label("version"))
-        .where(GroupKey.group_id.in_([g.id for g in groups]))
-        .group_by(GroupKey.group_id)
-        .subquery()
-    )
-    current = {
-        k.group_id: k
-        for k in session.scalars(
-            select(GroupKey).join(
-                newest,
-                (GroupKey.group_id == newest.c.group_id) & (GroupKey.version == newest.c.version),
-            )
-        )
-    }
     recipients = []
-    for group in groups:
-        key = current.get(group.id)
-        if key is None:
+    checked = [found[slug] for slug in slugs if slug in found]
+    for row in checked:
+        if row.version is None:  # a group without any key version
             raise KeyRecordRejected()
-        if key.version < pins.minimum(group.slug):
+        if row.version < pins.minimum(row.slug):
             raise KeyRollback()
-        records.verify(settings.key_verifying_key, _key_record(group, key), key.signature)
-        recipients.append(Recipient(group.id, key.version, key.public_key))
-    for group, recipient in zip(groups, recipients, strict=True):
-        pins.observe(group.slug, recipient.version)
+        public_key = bytes(row.public_key)
+        try:
+            rec = signing.KeyRecord(
+                row.id, records.group_purpose(row.slug), row.version, public_key
+            )
+        except CryptoError:  # not a 32-byte key: not a record anyone signed
+            raise KeyRecordRejected() from None
+        _verify_remembered(settings.key_verifying_key, rec, row.signature)
+        recipients.append(Recipient(row.id, row.version, public_key))
+    for row in checked:
+        pins.observe(row.slug, row.version)
     return recipients

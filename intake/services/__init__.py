@@ -27,12 +27,15 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import threading
 import uuid
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import LargeBinary, Table, bindparam, exists, func, insert, select
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Session
 
 from core.audit import services as audit
@@ -89,6 +92,65 @@ ATTACHMENT_KIND = "attachment"
 TIP_KIND = "tip"
 RECEIVED = "tip.received"
 TOKEN_REPLACED = "tip.token_replaced"  # noqa: S105 - an audit action, not a secret
+
+
+# ---------------------------------------------------------------- the statements of a submission
+# Written with Core, built once: a submission is the public site's hot path (see submit_tip).
+
+_TIPS = cast(Table, Tip.__table__)
+_TIP_KEYS = cast(Table, TipKey.__table__)
+_TIP_TOKENS = cast(Table, TipToken.__table__)
+_ATTACHMENTS = cast(Table, Attachment.__table__)
+_CHUNKS = cast(Table, AttachmentChunk.__table__)
+_DIVISIONS = cast(Table, Division.__table__)
+_PARAM_SETS = cast(Table, TokenParamSet.__table__)
+
+#: Tip columns given as ``v_<column>`` parameters (``division_id`` comes from the division).
+_TIP_COLUMNS = (
+    "id",
+    "state",
+    "category",
+    "channel",
+    "facility_id",
+    "submitted_at",
+    "reward_right",
+    *(f"{name}_enc" for name in TIP_FIELDS),
+)
+#: The tip row, written only if ``:division`` is an active division (row count 0 otherwise).
+_INSERT_TIP = (
+    insert(_TIPS)
+    .from_select(
+        [*_TIP_COLUMNS, "division_id"],
+        select(
+            *(bindparam(f"v_{name}", type_=_TIPS.c[name].type) for name in _TIP_COLUMNS),
+            _DIVISIONS.c.id,
+        ).where(_DIVISIONS.c.id == bindparam("division"), _DIVISIONS.c.active.is_(True)),
+    )
+    .execution_options(preserve_rowcount=True)  # SQLAlchemy keeps an INSERT's count on request
+)
+_NEWER_SETS = _PARAM_SETS.alias("newer")
+#: The token row, written only if the parameter set it names is stored exactly as given
+#: (version, cost, salt) and is still the newest (row count 0 otherwise).
+_INSERT_TOKEN = (
+    insert(_TIP_TOKENS)
+    .from_select(
+        ["tip_id", "params_version", "token_index", "wrapped_key"],
+        select(
+            bindparam("tip_id", type_=_TIP_TOKENS.c.tip_id.type),
+            _PARAM_SETS.c.version,
+            bindparam("token_index", type_=LargeBinary()),
+            bindparam("wrapped_key", type_=LargeBinary()),
+        ).where(
+            _PARAM_SETS.c.version == bindparam("version"),
+            _PARAM_SETS.c.n == bindparam("n"),
+            _PARAM_SETS.c.r == bindparam("r"),
+            _PARAM_SETS.c.p == bindparam("p"),
+            _PARAM_SETS.c.salt == bindparam("salt", type_=LargeBinary()),
+            ~exists().where(_NEWER_SETS.c.version > bindparam("version")),
+        ),
+    )
+    .execution_options(preserve_rowcount=True)
+)
 
 
 # ---------------------------------------------------------------- values in and out
@@ -225,6 +287,36 @@ def current_token_params(session: Session) -> tokens.TokenParams:
     if not sets:
         raise errors.IntakeNotReady()
     return sets[0]
+
+
+# The newest parameter set per database, remembered by each process so that a submission does
+# not read it again (it is fixed at init). A stale entry (a set added later, or a database
+# restored or rebuilt under the same engine, as the tests do) costs nothing in safety: the
+# token row of a new tip is inserted only if the set it names is still stored exactly as the
+# token was derived with and is still the newest (:func:`_insert_token_row`); otherwise the
+# entry is dropped, the set read again and the token derived once more.
+_newest_params: weakref.WeakKeyDictionary[Engine, tokens.TokenParams] = weakref.WeakKeyDictionary()
+_newest_params_lock = threading.Lock()
+
+
+def _engine_of(session: Session) -> Engine:
+    return session.get_bind().engine
+
+
+def _remembered_params(session: Session) -> tokens.TokenParams:
+    """:func:`current_token_params`, read once per process and database."""
+    engine = _engine_of(session)
+    params = _newest_params.get(engine)
+    if params is None:
+        params = current_token_params(session)
+        with _newest_params_lock:
+            _newest_params[engine] = params
+    return params
+
+
+def _forget_params(session: Session) -> None:
+    with _newest_params_lock:
+        _newest_params.pop(_engine_of(session), None)
 
 
 def initialise_token_params(
@@ -583,13 +675,8 @@ def _checked(session: Session, sub: TipSubmission) -> dict[str, str]:
             relationship = Relationship(sub.relationship).value
         except ValueError:
             raise errors.InvalidSubmission("relationship", errors.CHOOSE_RELATIONSHIP) from None
-    division = (
-        session.get(Division, sub.division_id)
-        if isinstance(sub.division_id, int) and not isinstance(sub.division_id, bool)
-        else None
-    )
-    if division is None or not division.active:
-        raise errors.UnknownDivision()
+    if not isinstance(sub.division_id, int) or isinstance(sub.division_id, bool):
+        raise errors.UnknownDivision()  # whether it exists and is active: see _insert_tip
     if sub.facility_id is not None and (
         not isinstance(sub.facility_id, int)
         or isinstance(sub.facility_id, bool)
@@ -635,16 +722,31 @@ def submit_tip(  # noqa: PLR0917
     against their signed key records. Each attachment is read piece by piece and stored as
     encrypted chunk rows as it is read. Nothing is committed here; an error anywhere (a limit
     exceeded in the third file, say) leaves the caller to roll everything back.
+
+    The rows are written with Core INSERTs (the tip, its sealed keys in one statement, the token
+    row), not ORM objects: this is the public site's hot path, and the session keeps no copy of
+    the tip (load it with ``session.get`` when needed).
     """
     plaintext = _checked(session, submission)
     ordered = _checked_recipients(recipients)
-    params = current_token_params(session)
     pepper = _pepper(settings)
+    params = _remembered_params(session)
+    # The caller's pending rows (a division, say) go first: the INSERTs below are Core
+    # statements, which do not flush the session as ORM queries do. Free when there are none.
+    session.flush()
 
-    tip_id = uuid.uuid4()
+    tip_id = uuid.uuid4()  # random, never time-ordered (Tip._check_id)
     data_key = envelope.new_data_key()
     manifest = _Manifest()
-    encrypted: dict[str, bytes] = {}
+    tip_row: dict[str, Any] = {
+        "id": tip_id,
+        "state": TipState.SUBMITTED,
+        "category": TipCategory(submission.category),
+        "channel": Channel(submission.channel),
+        "facility_id": submission.facility_id,
+        "submitted_at": hour_of(clock.now()),  # rounded down (Tip._check_submitted_at)
+        "reward_right": False,
+    }
     for name in TIP_FIELDS:
         blob = envelope.encrypt_text(
             data_key,
@@ -654,20 +756,9 @@ def submit_tip(  # noqa: PLR0917
             object_id=tip_id,
             field_name=name,
         )
-        encrypted[f"{name}_enc"] = blob
+        tip_row[f"{name}_enc"] = blob
         manifest.tip_field(name, blob)
-    session.add(
-        Tip(
-            id=tip_id,
-            state=TipState.SUBMITTED,
-            division_id=submission.division_id,
-            category=TipCategory(submission.category),
-            channel=Channel(submission.channel),
-            facility_id=submission.facility_id,
-            submitted_at=hour_of(clock.now()),
-            **encrypted,
-        )
-    )
+    key_rows = []
     for recipient in ordered:
         sealed = envelope.seal_data_key(
             recipient.public_key,
@@ -676,27 +767,18 @@ def submit_tip(  # noqa: PLR0917
             group_id=recipient.group_id,
             group_version=recipient.version,
         )
-        session.add(
-            TipKey(
-                tip_id=tip_id,
-                group_id=recipient.group_id,
-                group_version=recipient.version,
-                envelope=sealed,
-            )
+        key_rows.append(
+            {
+                "tip_id": tip_id,
+                "group_id": recipient.group_id,
+                "group_version": recipient.version,
+                "envelope": sealed,
+            }
         )
         manifest.data_key(recipient.group_id, recipient.version, sealed)
-    token = tokens.generate_token()
-    row = _token_row(token, data_key, tip_id, pepper, params)
-    session.add(
-        TipToken(
-            tip_id=tip_id,
-            params_version=params.version,
-            token_index=row.index,
-            wrapped_key=row.wrapped_key,
-        )
-    )
-    # Flushed now: attachment chunks are inserted with Core statements that refer to the tip.
-    session.flush()
+    _insert_tip(session, submission.division_id, tip_row)
+    session.execute(insert(_TIP_KEYS), key_rows)  # one round trip for the three rows
+    token, row = _store_token(session, data_key, tip_id, pepper, params)
     count = _store_attachments(session, data_key, tip_id, attachments, manifest)
     audit.record(
         session,
@@ -714,6 +796,60 @@ def submit_tip(  # noqa: PLR0917
         },
     )
     return Receipt(tip_id, token)
+
+
+def _store_token(
+    session: Session,
+    data_key: bytes,
+    tip_id: uuid.UUID,
+    pepper: bytes,
+    params: tokens.TokenParams,
+) -> tuple[tokens.TrackingToken, _TokenRow]:
+    """A new token for the tip and its stored row, derived with the remembered parameter set;
+    if that set turns out stale, once more with the set read afresh."""
+    token = tokens.generate_token()
+    row = _token_row(token, data_key, tip_id, pepper, params)
+    if _insert_token_row(session, tip_id, params, row):
+        return token, row
+    _forget_params(session)
+    params = _remembered_params(session)  # IntakeNotReady if the sets are gone
+    token = tokens.generate_token()
+    row = _token_row(token, data_key, tip_id, pepper, params)
+    if not _insert_token_row(session, tip_id, params, row):
+        # The set changed again between a read and an insert: not a state to retry in.
+        _forget_params(session)
+        raise errors.IntakeNotReady()
+    return token, row
+
+
+def _insert_tip(session: Session, division_id: int, values: dict[str, Any]) -> None:
+    """Insert the tip row, or raise :class:`UnknownDivision` (and insert nothing) unless
+    ``division_id`` is an active division: the check and the write are one statement."""
+    params = {f"v_{name}": value for name, value in values.items()}
+    result = session.execute(_INSERT_TIP, {**params, "division": division_id})
+    if cast("CursorResult[Any]", result).rowcount != 1:
+        raise errors.UnknownDivision()
+
+
+def _insert_token_row(
+    session: Session, tip_id: uuid.UUID, params: tokens.TokenParams, row: _TokenRow
+) -> bool:
+    """Insert the token row if ``params`` is stored exactly as given (version, cost and salt)
+    and no newer set exists; whether it was. One statement (:data:`_INSERT_TOKEN`)."""
+    result = session.execute(
+        _INSERT_TOKEN,
+        {
+            "tip_id": tip_id,
+            "token_index": row.index,
+            "wrapped_key": row.wrapped_key,
+            "version": params.version,
+            "n": params.n,
+            "r": params.r,
+            "p": params.p,
+            "salt": params.salt,
+        },
+    )
+    return cast("CursorResult[Any]", result).rowcount == 1
 
 
 def _store_attachments(
@@ -743,7 +879,7 @@ def _store_attachment(  # noqa: PLR0917 - private helper of submit_tip
     manifest: _Manifest,
     total: int,
 ) -> int:
-    attachment_id = uuid.uuid4()
+    attachment_id = uuid.uuid4()  # random (Attachment._check_id)
     name = _text("attachments", item.name, FILE_NAME_MAX)
     content_type = _text("attachments", item.content_type, CONTENT_TYPE_MAX)
     name_enc, type_enc = (
@@ -758,19 +894,18 @@ def _store_attachment(  # noqa: PLR0917 - private helper of submit_tip
         for field_name, value in (("name", name), ("content_type", content_type))
     )
     encryptor = StreamEncryptor(data_key, tip_id=tip_id, attachment_id=attachment_id)
-    session.add(
-        Attachment(
-            id=attachment_id,
-            tip_id=tip_id,
-            position=position,
-            name_enc=name_enc,
-            content_type_enc=type_enc,
-            stream_header=encryptor.header,
-            scrubbed=bool(item.scrubbed),
-        )
+    session.execute(
+        insert(_ATTACHMENTS),
+        {
+            "id": attachment_id,
+            "tip_id": tip_id,
+            "position": position,
+            "name_enc": name_enc,
+            "content_type_enc": type_enc,
+            "stream_header": encryptor.header,
+            "scrubbed": bool(item.scrubbed),
+        },
     )
-    # Flushed now: the chunks below are Core INSERTs that refer to this row.
-    session.flush()
     chunks = _ChunkHash(encryptor.header)
     size = 0
     for piece in item.stream:
@@ -800,9 +935,13 @@ def _insert_chunk(
     # A Core INSERT, not an ORM object: the session keeps no reference to the chunk, so an
     # upload never accumulates in memory.
     session.execute(
-        insert(AttachmentChunk).values(
-            attachment_id=attachment_id, chunk_index=chunks.count, final=final, data=sealed
-        )
+        insert(_CHUNKS),
+        {
+            "attachment_id": attachment_id,
+            "chunk_index": chunks.count,
+            "final": final,
+            "data": sealed,
+        },
     )
     chunks.add(sealed)
 
@@ -873,9 +1012,7 @@ def decoy_token(session: Session, settings: Settings) -> tokens.TrackingToken:
     submission costs; nothing is stored. For the honeypot of the web form (see
     ``public_site/views/tips.py``)."""
     token = tokens.generate_token()
-    tokens.derive_token_secret(
-        token, pepper=_pepper(settings), params=current_token_params(session)
-    )
+    tokens.derive_token_secret(token, pepper=_pepper(settings), params=_remembered_params(session))
     return token
 
 

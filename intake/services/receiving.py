@@ -9,8 +9,10 @@ stores the tip with :func:`intake.services.submit_tip`.
 
 Files are stored under neutral names (``photo-1.jpg``, ``file-2.pdf``): a file's own name
 often says when and on which device it was made (``IMG_20251127_2130.jpg``) or who wrote it, and
-officers gain little from it. Photos are re-encoded from their pixels (``media.scrub_image``)
-one at a time while the tip is stored, so at most one decoded photo is in memory.
+officers gain little from it. Photos are scrubbed (``media.scrub_image``: re-encoded from
+their pixels, or, for a JPEG already laid out as that encoder writes, stripped of every
+metadata segment) one at a time while the tip is stored, so at most one decoded photo is in
+memory.
 
 Nothing is committed here. An error raised part-way (a broken third photo, say) leaves rows
 flushed: the caller must roll back, which the sites' request handling does for any exception and

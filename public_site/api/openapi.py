@@ -17,7 +17,7 @@ from intake.models import (
     TipCategory,
 )
 from intake.services import DESCRIPTION_MAX, DESCRIPTION_MIN, SHORT_TEXT_MAX
-from registry.models import FacilityStatus, FacilityType
+from registry.models import FacilityStatus
 from triage.services import ReporterState
 from triage.services.common import TEXT_MAX
 
@@ -227,7 +227,10 @@ def _schemas() -> dict[str, Any]:
                 "name": {"type": "string"},
                 "address": {"type": "string"},
                 "division": division_ref,
-                "type": {"type": "string", "enum": [t.value for t in FacilityType]},
+                "type": {
+                    "type": "string",
+                    "description": "Code of the facility type (types are data in the registry).",
+                },
                 "status": {"type": "string", "enum": [s.value for s in FacilityStatus]},
             },
         },

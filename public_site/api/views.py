@@ -236,7 +236,7 @@ def _facility_json(hit: FacilityHit) -> dict[str, Any]:
             "name": hit.division_name,
             "name_en": hit.division_name_en,
         },
-        "type": hit.facility_type.value,
+        "type": hit.facility_type,
         "status": hit.status.value,
     }
 

@@ -43,7 +43,6 @@ from public_site.forms.reporter import (
 from public_site.labels import (
     CATEGORY_LABELS,
     FACILITY_STATUS_LABELS,
-    FACILITY_TYPE_LABELS,
     NOT_ACCEPTED_REASON_LABELS,
     RELATIONSHIP_LABELS,
     outcome_label,
@@ -119,7 +118,6 @@ def _status_page(
         not_accepted_reasons=NOT_ACCEPTED_REASON_LABELS,
         category_labels=CATEGORY_LABELS,
         relationship_labels=RELATIONSHIP_LABELS,
-        facility_type_labels=FACILITY_TYPE_LABELS,
         facility_status_labels=FACILITY_STATUS_LABELS,
         reply_form=reply_form or ReplyForm(formdata=None),
         objection_form=objection_form or ObjectionForm(formdata=None),

@@ -239,7 +239,10 @@ class CaseForm(FlaskForm):
         _l("Judgment-standard items"),
         filters=[_strip],
         validators=[Length(max=2000)],
-        description=_l("Item codes, one per line or separated by commas or spaces."),
+        description=_l(
+            "Item codes from the judgment-standard catalogue (such as GB 35181-2017/7.3.1), one "
+            "per line or separated by commas."
+        ),
         render_kw={"rows": 2},
     )
     description = TextAreaField(
@@ -265,8 +268,11 @@ class CaseForm(FlaskForm):
     open_case = SubmitField(_l("Open the hazard case"))
 
     def items(self) -> list[str]:
-        raw = (self.standard_items.data or "").replace("，", ",").replace(",", " ")
-        return raw.split()
+        # Codes contain spaces ("GB 35181-2017/7.3.1"): split on lines, commas and semicolons.
+        raw = self.standard_items.data or ""
+        for mark in ("，", "；", ";", "、", "\n"):
+            raw = raw.replace(mark, ",")
+        return [code.strip() for code in raw.split(",") if code.strip()]
 
     def passage_list(self) -> list[str]:
         return [line for line in (self.passages.data or "").splitlines() if line.strip()]

@@ -46,6 +46,7 @@ from core.settings import Settings
 from core.web import clock, db_session, rollback_request, settings_of
 from intake import media
 from intake.models import CONCLUDED_STATES, Channel, NotAcceptedReason, TipCategory, TipState
+from intake.wechat import photos as wechat_photos
 from registry.services import list_divisions
 from staff_site.auth import current_user, login_required, personal_key, roles_required
 from staff_site.forms.triage import (
@@ -336,6 +337,7 @@ def _tip_page(
         extension_max=settings.extension_max_days,
         notice=notice,
         user=user,
+        wechat_photos=wechat_photos.tip_photos(session, user, tip_id) if opened else [],
     ), status
 
 
@@ -378,6 +380,30 @@ def attachment(tip_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
     )
     disposition = "inline" if kind in _INLINE else "attachment"
     response.headers["Content-Disposition"] = f'{disposition}; filename="{name}"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/tips/<uuid:tip_id>/wechat-photos/<uuid:photo_id>")
+@login_required
+@roles_required(Role.TRIAGE_OFFICER)
+def wechat_photo(tip_id: uuid.UUID, photo_id: uuid.UUID) -> Response:
+    """A photo sent over WeChat, decrypted with its own key (each read audited by the service);
+    stored photos were re-encoded without metadata, so they are shown inline."""
+    opened = wechat_photos.read_photo(
+        db_session(),
+        clock(),
+        settings_of(),
+        current_user(),
+        tip_id,
+        photo_id=photo_id,
+        personal_key=personal_key(),
+    )
+    response = Response(opened.data, mimetype=opened.content_type)
+    extension = {"image/png": "png", "image/webp": "webp"}.get(opened.content_type, "jpg")
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="qingling-{photo_id.hex[:12]}.{extension}"'
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 

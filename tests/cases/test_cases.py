@@ -10,8 +10,10 @@ from sqlalchemy import select
 
 from cases import errors
 from cases import services as cases
-from cases.models import CaseState, HazardCase
+from cases.models import CaseSource, CaseState, HazardCase
+from cases.standards.errors import UnknownStandardItem
 from intake.models import TipCategory, TipState
+from tests.cases.conftest import ITEM, OTHER_ITEM, CaseWorld
 from tests.triage.conftest import World
 from triage import services as triage
 
@@ -26,26 +28,31 @@ def open_case(
         *world.args(),
         tip_id,  # type: ignore[arg-type]
         personal_key=world.city.key,
-        standard_items=["MZ-2023-1", "MZ-2023-4"] if items is None else items,
+        standard_items=[ITEM, OTHER_ITEM] if items is None else items,
         description=description,
     )
 
 
 @pytest.mark.parametrize("state", [TipState.SUBSTANTIATED, TipState.PARTLY_SUBSTANTIATED])
-def test_case_from_a_substantiated_tip(world: World, state: TipState) -> None:
-    tip_id = world.submit(facility_id=42, facility_name="", category=TipCategory.FIRE)
+def test_case_from_a_substantiated_tip(case_world: CaseWorld, state: TipState) -> None:
+    world = case_world.w
+    facility = case_world.facility_own
+    tip_id = world.submit(facility_id=facility, facility_name="", category=TipCategory.FIRE)
     world.drive(tip_id, state)
     before = world.audit_count()
-    case_id = open_case(world, tip_id, items=["MZ-2023-1", " MZ-2023-4 ", "MZ-2023-1"])
+    case_id = open_case(world, tip_id, items=[ITEM, f" {OTHER_ITEM} ", ITEM])
     case = world.dbs.get(HazardCase, case_id)
     assert case is not None
     assert (case.tip_id, case.facility_id, case.division_id, case.category) == (
         tip_id,
-        42,
+        facility,
         world.own,
         TipCategory.FIRE,
     )
-    assert case.standard_items == ["MZ-2023-1", "MZ-2023-4"]
+    assert case.source is CaseSource.TIP
+    assert case.discovered_on == world.clock.now().date()
+    assert case.deadline is None
+    assert case.standard_items == [ITEM, OTHER_ITEM]
     assert case.description == "二楼东侧消防通道被杂物堵塞。"
     assert case.state is CaseState.OPEN
     assert case.created_by_id == world.city.user.id
@@ -60,7 +67,8 @@ def test_case_from_a_substantiated_tip(world: World, state: TipState) -> None:
     "state",
     [TipState.SUBMITTED, TipState.VERIFYING, TipState.UNSUBSTANTIATED, TipState.RECHECKING],
 )
-def test_no_case_without_a_positive_conclusion(world: World, state: TipState) -> None:
+def test_no_case_without_a_positive_conclusion(case_world: CaseWorld, state: TipState) -> None:
+    world = case_world.w
     tip_id = world.submit()
     world.drive(tip_id, state)
     with pytest.raises(errors.CaseNotPossible):
@@ -68,7 +76,8 @@ def test_no_case_without_a_positive_conclusion(world: World, state: TipState) ->
     assert world.dbs.scalar(select(HazardCase.id)) is None
 
 
-def test_the_recheck_outcome_decides(world: World) -> None:
+def test_the_recheck_outcome_decides(case_world: CaseWorld) -> None:
+    world = case_world.w
     tip_id = world.submit()
     world.drive(tip_id, TipState.UNSUBSTANTIATED)
     triage.reporter_object(world.dbs, world.clock, world.settings, world.access(tip_id), "不服")
@@ -83,7 +92,8 @@ def test_the_recheck_outcome_decides(world: World) -> None:
 
 
 @pytest.mark.parametrize("leak", ["王小明", "王 小明", "微信ABC123", "微信 abc123"])
-def test_the_reporters_name_or_contact_is_refused(world: World, leak: str) -> None:
+def test_the_reporters_name_or_contact_is_refused(case_world: CaseWorld, leak: str) -> None:
+    world = case_world.w
     tip_id = world.submit()
     world.drive(tip_id, TipState.SUBSTANTIATED)
     with pytest.raises(errors.ReporterIdentityInCase):
@@ -91,17 +101,21 @@ def test_the_reporters_name_or_contact_is_refused(world: World, leak: str) -> No
     assert world.dbs.scalar(select(HazardCase.id)) is None
 
 
-def test_standard_items_are_checked(world: World) -> None:
+def test_standard_items_are_checked(case_world: CaseWorld) -> None:
+    world = case_world.w
     tip_id = world.submit()
     world.drive(tip_id, TipState.SUBSTANTIATED)
-    with pytest.raises(errors.StandardItemsRequired):
-        open_case(world, tip_id, items=[])
-    for bad in (["two words"], ["x" * 41], [""]):
-        with pytest.raises(errors.BadStandardItem):
-            open_case(world, tip_id, items=bad)
+    for empty in ([], [""], ["  "]):
+        with pytest.raises(errors.StandardItemsRequired):
+            open_case(world, tip_id, items=empty)
+    with pytest.raises(UnknownStandardItem) as raised:
+        open_case(world, tip_id, items=[ITEM, "MZ-2023-1"])
+    assert raised.value.params == {"code": "MZ-2023-1"}
+    assert world.dbs.scalar(select(HazardCase.id)) is None
 
 
-def test_redaction_is_recorded_by_count_only(world: World) -> None:
+def test_redaction_is_recorded_by_count_only(case_world: CaseWorld) -> None:
+    world = case_world.w
     tip_id = world.submit()
     world.drive(tip_id, TipState.SUBSTANTIATED)
     passage = "我是夜班护工王小明，二楼东侧消防通道被堵，王小明拍了照片。"

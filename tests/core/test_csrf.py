@@ -30,11 +30,13 @@ CSRF_EXEMPT: dict[str, str] = {
     "api.create_session": "JSON API: no cookies, anonymous",
     "api.send_message": "JSON API: no cookies, bearer credential",
     "api.object_to_conclusion": "JSON API: no cookies, bearer credential",
+    "wechat.push": "WeChat server push: no cookies, authenticated by signature/msg_signature",
 }
 
 # Staff endpoints an anonymous visitor may reach.
 # (auth.recover: a forgotten password, proved by the recovery code and the authenticator app.)
-STAFF_ANONYMOUS = {"static", "language.switch", "auth.login", "auth.recover"}
+# (cases.print_css: the print stylesheet of the escalation records, a static file.)
+STAFF_ANONYMOUS = {"static", "language.switch", "auth.login", "auth.recover", "cases.print_css"}
 
 
 def dummy_values(rule: Rule) -> dict[str, Any]:
@@ -45,6 +47,8 @@ def dummy_values(rule: Rule) -> dict[str, Any]:
             values[name] = 1
         elif converter == "UUIDConverter":
             values[name] = uuid.UUID(int=1)
+        elif converter == "AnyConverter":
+            values[name] = sorted(rule._converters[name].items)[0]  # type: ignore[attr-defined]
         else:
             values[name] = "x1"
     return values

@@ -17,6 +17,7 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from cases.models import HazardCase
+from cases.standards.services import load_shipped_standards
 from core.accounts import services as accounts
 from core.audit.services import SYSTEM_ACTOR
 from core.clock import FakeClock
@@ -38,6 +39,7 @@ DESCRIPTION = "养老院二楼的消防通道被杂物堵死"
 def world(dbs: Session, clock: FakeClock, settings: Settings, make_user: Any) -> World:
     sheet, _ = keys.init_recovery(dbs, clock, settings, SYSTEM_ACTOR)
     intake_services.initialise_token_params(dbs, clock, calibrate=False)
+    load_shipped_standards(dbs, clock)  # cases refer to items of the catalogue
     dbs.flush()
     own, other = division_ids(dbs)
     return World(
@@ -335,7 +337,7 @@ def test_accept_verify_ask_note_conclude_and_open_a_case(
         f"{tip_url(tip_id)}/case",
         data={
             "case-csrf_token": token,
-            "case-standard_items": "MZ-3.2, MZ-4.1",
+            "case-standard_items": "GB 35181-2017/7.3.1，GB 35181-2017/7.3.2",
             "case-description": "王小明说二楼消防通道被堵。",
             "case-passages": "王小明说",
             "case-redact": "Remove passages",
@@ -349,7 +351,7 @@ def test_accept_verify_ask_note_conclude_and_open_a_case(
         f"{tip_url(tip_id)}/case",
         data={
             "case-csrf_token": token,
-            "case-standard_items": "MZ-3.2, MZ-4.1",
+            "case-standard_items": "GB 35181-2017/7.3.1，GB 35181-2017/7.3.2",
             "case-description": "王小明：二楼消防通道被堵。",
             "case-open_case": "Open the hazard case",
         },
@@ -362,7 +364,7 @@ def test_accept_verify_ask_note_conclude_and_open_a_case(
             f"{tip_url(tip_id)}/case",
             data={
                 "case-csrf_token": token,
-                "case-standard_items": "MZ-3.2, MZ-4.1",
+                "case-standard_items": "GB 35181-2017/7.3.1，GB 35181-2017/7.3.2",
                 "case-description": "[…]二楼消防通道被堵。",
                 "case-open_case": "Open the hazard case",
             },
@@ -371,7 +373,7 @@ def test_accept_verify_ask_note_conclude_and_open_a_case(
     assert "A hazard case is opened from this report." in page
     assert 'id="case-opened"' in page
     [case] = dbs.query(HazardCase).filter(HazardCase.tip_id == tip_id).all()
-    assert case.standard_items == ["MZ-3.2", "MZ-4.1"]
+    assert case.standard_items == ["GB 35181-2017/7.3.1", "GB 35181-2017/7.3.2"]
     assert case.description == "[…]二楼消防通道被堵。"
 
     done = actions(world, tip_id)

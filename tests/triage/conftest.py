@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cases.standards.services import load_shipped_standards
 from core.accounts import services as accounts
 from core.accounts.models import Role, User
 from core.audit.models import AuditRecord
@@ -219,6 +220,7 @@ def division_ids(dbs: Session) -> tuple[int, int]:
 def world(dbs: Session, clock: FakeClock, settings: Settings, make_user: Any) -> World:
     sheet, _ = keys.init_recovery(dbs, clock, settings, SYSTEM_ACTOR)
     intake_services.initialise_token_params(dbs, clock, calibrate=False)
+    load_shipped_standards(dbs, clock)  # cases refer to items of the catalogue
     dbs.flush()
     own, other = division_ids(dbs)
     return World(

@@ -140,7 +140,7 @@ SERVICES: dict[str, tuple[TipState, Call]] = {
             *w.args(s),
             t,
             personal_key=s.key,
-            standard_items=["MZ-1"],
+            standard_items=["建城规〔2023〕4号/4(1)"],
             description="消防通道被杂物堵塞。",
         ),
     ),

@@ -45,7 +45,15 @@ def test_plain_state_for_every_state(world: World, state: TipState, plain: Repor
     world.drive(tip_id, state)
     got = status(world, tip_id)
     assert got.state is plain
-    assert got.reward is None
+    assert (got.reward is None) is (
+        state
+        not in {
+            TipState.SUBSTANTIATED,
+            TipState.PARTLY_SUBSTANTIATED,
+            TipState.RECHECKING,
+            TipState.RECHECKED,
+        }
+    )
     assert got.submitted_on == dt.date(2026, 11, 1)
     assert got.already_handled is (state is TipState.DUPLICATE)
 

@@ -22,6 +22,7 @@ from core.clock import Clock
 from core.settings import Settings
 from intake.access import ReporterAccess
 from intake.models import CONCLUDED_STATES, MessageAuthor, NotAcceptedReason, Tip, TipState
+from rewards.services.claims import ReporterReward, reporter_offer
 from triage import errors
 from triage.deadlines import end_of_day_after, last_day, local_date
 from triage.services.common import (
@@ -111,8 +112,8 @@ class ReporterStatus:
     awaiting_reply: bool
     #: Linked to an earlier report of the same matter, which is being handled.
     already_handled: bool
-    #: The reward area: None until the rewards issue fills it.
-    reward: None = None
+    #: The reward of the report, as the reporter may see it (None: it has none).
+    reward: ReporterReward | None = None
 
 
 def _date(value: dt.datetime | None) -> dt.date | None:
@@ -167,6 +168,7 @@ def reporter_status(
         ),
         awaiting_reply=tip.awaiting_reply_since is not None,
         already_handled=tip.duplicate_of_id is not None,
+        reward=reporter_offer(session, clock, tip.id, reminder_days=settings.reward_reminder_days),
     )
 
 

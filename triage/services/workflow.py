@@ -21,6 +21,7 @@ from core.audit.services import actor_of
 from core.clock import Clock
 from core.settings import Settings
 from intake.models import CONCLUDED_STATES, NotAcceptedReason, TipState
+from rewards.services.lifecycle import tip_concluded
 from triage import errors
 from triage.deadlines import end_of_day_after, last_day
 from triage.services.common import (
@@ -205,6 +206,8 @@ def conclude(
         target=outcome,
         reason=outcome.value,
     )
+    # A substantiated conclusion gives the reward record (rewards issue).
+    tip_concluded(session, clock, actor, tip)
 
 
 def conclude_recheck(
@@ -241,6 +244,8 @@ def conclude_recheck(
         target=TipState.RECHECKED,
         reason=outcome.value,
     )
+    # The re-check's outcome creates or withdraws the reward record (rewards issue).
+    tip_concluded(session, clock, actor, tip)
 
 
 def close(
