@@ -24,7 +24,7 @@ import enum
 import io
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ from core.audit import services as audit
 from core.audit.services import actor_of
 from core.clock import Clock, local
 from core.errors import N_, Forbidden, InvalidInput
-from intake.models import TipCategory
+from intake.models import CATEGORY_LABELS, TipCategory
 from registry.models import Division, Facility
 from registry.services import get_division
 
@@ -71,14 +71,7 @@ class RecheckOutcome(enum.StrEnum):
     RELAPSED = "relapsed"  # the re-check found it back; the case was reopened
 
 
-CATEGORY_NAMES: dict[TipCategory, str] = {
-    TipCategory.ELDERLY_CARE_SAFETY: N_("Elderly-care service safety"),
-    TipCategory.FIRE: N_("Fire safety"),
-    TipCategory.BUILDINGS: N_("Buildings and construction"),
-    TipCategory.GAS: N_("Gas"),
-    TipCategory.SPECIAL_EQUIPMENT: N_("Special equipment (lifts, boilers, pressure vessels)"),
-    TipCategory.OTHER: N_("Other"),
-}
+CATEGORY_NAMES: Mapping[TipCategory, str] = CATEGORY_LABELS
 #: The same msgids as the case pages (staff_site.forms.cases), so that both read alike.
 STATE_NAMES: dict[CaseState, str] = {
     CaseState.OPEN: N_("Open"),

@@ -35,7 +35,6 @@ from sqlalchemy import (
     CheckConstraint,
     ColumnElement,
     Date,
-    Enum,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -48,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base, Fen, enum_values
+from core.models import Base, Fen, str_enum
 from intake.models import TipCategory
 
 
@@ -91,18 +90,6 @@ class UpdateKind(enum.StrEnum):
     ACCEPTANCE = "acceptance"  # accepted and closed (验收销号)
     RECHECK = "recheck"  # re-check found the hazard cleared (回头看)
     RELAPSE = "relapse"  # re-check found the hazard back
-
-
-def _enum(cls: type[enum.StrEnum], name: str, length: int = 30) -> Enum:
-    return Enum(
-        cls,
-        native_enum=False,
-        length=length,
-        values_callable=enum_values,
-        name=name,
-        create_constraint=True,
-        validate_strings=True,
-    )
 
 
 def _states(*states: CaseState) -> str:
@@ -165,21 +152,21 @@ class HazardCase(Base):
     tip_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("tips.id", ondelete="RESTRICT"), unique=True
     )
-    source: Mapped[CaseSource] = mapped_column(_enum(CaseSource, "case_source", 20))
+    source: Mapped[CaseSource] = mapped_column(str_enum(CaseSource, "case_source", 20))
     facility_id: Mapped[int | None] = mapped_column(
         ForeignKey("facilities.id", ondelete="RESTRICT"), index=True
     )
     division_id: Mapped[int] = mapped_column(
         ForeignKey("divisions.id", ondelete="RESTRICT"), index=True
     )
-    category: Mapped[TipCategory] = mapped_column(_enum(TipCategory, "case_category"))
+    category: Mapped[TipCategory] = mapped_column(str_enum(TipCategory, "case_category"))
     # Codes of the judgment-standard items the officer selected (codes of
     # ``standard_items.code`` in the catalogue, checked when set).
     standard_items: Mapped[list[str]] = mapped_column(JSON)
     # Place class for the GB 35181 composite rule (cases.standards.services.place_classes).
     place_class: Mapped[str | None] = mapped_column(String(40))
     description: Mapped[str] = mapped_column(Text)
-    state: Mapped[CaseState] = mapped_column(_enum(CaseState, "case_state"), index=True)
+    state: Mapped[CaseState] = mapped_column(str_enum(CaseState, "case_state"), index=True)
     discovered_on: Mapped[dt.date] = mapped_column(Date)
     # The current rectification deadline (the current plan's; it may be set when the case is
     # opened, as the deadline ordered on discovery).
@@ -264,7 +251,7 @@ class EnforcementMeasure(Base):
     case_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("hazard_cases.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[EnforcementKind] = mapped_column(_enum(EnforcementKind, "enforcement_kind"))
+    kind: Mapped[EnforcementKind] = mapped_column(str_enum(EnforcementKind, "enforcement_kind"))
     target: Mapped[str] = mapped_column(String(200))  # the building, equipment or premises
     start_on: Mapped[dt.date] = mapped_column(Date)
     end_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -284,7 +271,7 @@ class CaseUpdate(Base):
     case_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("hazard_cases.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[UpdateKind] = mapped_column(_enum(UpdateKind, "case_update_kind", 20))
+    kind: Mapped[UpdateKind] = mapped_column(str_enum(UpdateKind, "case_update_kind", 20))
     note: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))

@@ -30,6 +30,23 @@ class FakeClock:
         self._now += dt.timedelta(**kwargs)
 
 
+def hour_of(moment: dt.datetime) -> dt.datetime:
+    """``moment`` in UTC, rounded down to the hour: the only precision reporter times get."""
+    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+class HourClock:
+    """The hour of the wrapped clock. Audit records of what a reporter did (or of what was
+    stored for them, such as a photo fetched later) carry the hour only, so the trail does not
+    undo the rounding of ``submitted_at``."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def now(self) -> dt.datetime:
+        return hour_of(self._clock.now())
+
+
 def local(value: dt.datetime) -> dt.datetime:
     """A UTC time as shown on screen (Asia/Shanghai, no daylight saving)."""
     return value.astimezone(SHANGHAI)

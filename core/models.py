@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Annotated, Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Enum, Integer, MetaData, String, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 
@@ -64,3 +65,20 @@ Str200 = Annotated[str, mapped_column(String(200))]
 def enum_values(enum_cls: type[Any]) -> list[str]:
     """Values of a str Enum, for ``Enum(..., native_enum=False, values_callable=...)``."""
     return [member.value for member in enum_cls]
+
+
+def str_enum(cls: type[enum.StrEnum], name: str, length: int = 30) -> Enum:
+    """A str enum stored as VARCHAR with a CHECK constraint (same on SQLite and PostgreSQL).
+
+    Adding a member later is a model change plus a migration that replaces the CHECK
+    constraint ``ck_<table>_<name>``; the column is wide enough for the names to come.
+    """
+    return Enum(
+        cls,
+        native_enum=False,
+        length=length,
+        values_callable=enum_values,
+        name=name,
+        create_constraint=True,
+        validate_strings=True,
+    )

@@ -23,11 +23,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import uuid
+from collections.abc import Mapping
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -40,7 +40,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, Mapper, mapped_column, relationship, validates
 
-from core.models import Base, enum_values
+from core.errors import N_
+from core.models import Base, str_enum
 
 # Envelope lengths (crypto/envelope.py): a sealed data key, the reporter's wrapped data key
 # (header 3 + nonce 12 + key 32 + tag 16), an attachment STREAM header, a token index.
@@ -52,23 +53,6 @@ TOKEN_INDEX_LEN = 32
 MIN_FIELD_ENVELOPE_LEN = 95
 #: AES-GCM tag: every sealed chunk is at least this long (an empty file is one 16-byte chunk).
 CHUNK_TAG_LEN = 16
-
-
-def _enum(cls: type[enum.StrEnum], name: str, length: int = 30) -> Enum:
-    """A str enum stored as VARCHAR with a CHECK constraint (same on SQLite and PostgreSQL).
-
-    Adding a member later is a model change plus a migration that replaces the CHECK
-    constraint ``ck_<table>_<name>``; the column is wide enough for the names to come.
-    """
-    return Enum(
-        cls,
-        native_enum=False,
-        length=length,
-        values_callable=enum_values,
-        name=name,
-        create_constraint=True,
-        validate_strings=True,
-    )
 
 
 class TipState(enum.StrEnum):
@@ -114,6 +98,17 @@ class TipCategory(enum.StrEnum):
     GAS = "gas"  # 燃气
     SPECIAL_EQUIPMENT = "special_equipment"  # 特种设备
     OTHER = "other"
+
+
+#: What every page, export and chat calls a category (English msgids, translated where shown).
+CATEGORY_LABELS: Mapping[TipCategory, str] = {
+    TipCategory.ELDERLY_CARE_SAFETY: N_("Elderly-care service safety"),
+    TipCategory.FIRE: N_("Fire safety"),
+    TipCategory.BUILDINGS: N_("Buildings and construction"),
+    TipCategory.GAS: N_("Gas"),
+    TipCategory.SPECIAL_EQUIPMENT: N_("Special equipment (lifts, boilers, pressure vessels)"),
+    TipCategory.OTHER: N_("Other"),
+}
 
 
 class Channel(enum.StrEnum):
@@ -299,12 +294,12 @@ class Tip(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
-    state: Mapped[TipState] = mapped_column(_enum(TipState, "tip_state"), index=True)
+    state: Mapped[TipState] = mapped_column(str_enum(TipState, "tip_state"), index=True)
     division_id: Mapped[int] = mapped_column(
         ForeignKey("divisions.id", ondelete="RESTRICT"), index=True
     )
-    category: Mapped[TipCategory] = mapped_column(_enum(TipCategory, "tip_category"))
-    channel: Mapped[Channel] = mapped_column(_enum(Channel, "tip_channel", 10))
+    category: Mapped[TipCategory] = mapped_column(str_enum(TipCategory, "tip_category"))
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel, "tip_channel", 10))
     # A registered facility (the registry issue adds the table and the foreign key). A facility
     # that is not registered is typed by the reporter and stored only in facility_name_enc.
     facility_id: Mapped[int | None] = mapped_column(Integer, index=True)
@@ -327,7 +322,7 @@ class Tip(Base):
     # tip id, field the column name without _enc.
     accepted_at: Mapped[dt.datetime | None]
     not_accepted_reason: Mapped[NotAcceptedReason | None] = mapped_column(
-        _enum(NotAcceptedReason, "not_accepted_reason")
+        str_enum(NotAcceptedReason, "not_accepted_reason")
     )
     # The other regulator a tip was transferred to: the officer's words, a routing value.
     transferred_to: Mapped[str | None] = mapped_column(String(200))
@@ -337,14 +332,16 @@ class Tip(Base):
     verification_due_at: Mapped[dt.datetime | None]
     extension_days: Mapped[int | None] = mapped_column(Integer)
     extension_reason_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    conclusion: Mapped[TipState | None] = mapped_column(_enum(TipState, "tip_conclusion"))
+    conclusion: Mapped[TipState | None] = mapped_column(str_enum(TipState, "tip_conclusion"))
     concluded_at: Mapped[dt.datetime | None]
     conclusion_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     objection_due_at: Mapped[dt.datetime | None]
     objected_at: Mapped[dt.datetime | None]  # rounded down to the hour (the reporter's act)
     objection_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     recheck_due_at: Mapped[dt.datetime | None]
-    recheck_outcome: Mapped[TipState | None] = mapped_column(_enum(TipState, "tip_recheck_outcome"))
+    recheck_outcome: Mapped[TipState | None] = mapped_column(
+        str_enum(TipState, "tip_recheck_outcome")
+    )
     recheck_concluded_at: Mapped[dt.datetime | None]
     recheck_conclusion_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     closed_at: Mapped[dt.datetime | None]
@@ -510,7 +507,7 @@ class TipMessage(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     tip_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
-    author: Mapped[MessageAuthor] = mapped_column(_enum(MessageAuthor, "message_author", 10))
+    author: Mapped[MessageAuthor] = mapped_column(str_enum(MessageAuthor, "message_author", 10))
     # The officer who wrote it (staff-only; the reporter sees "officer"). NULL for the reporter.
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[dt.datetime]  # rounded down to the hour, like submitted_at

@@ -3,22 +3,26 @@ are translated in the language of the request that shows them)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 
+from intake import models as intake_models
 from intake.models import NotAcceptedReason, Relationship, TipCategory, TipState
 from registry.models import FacilityStatus
+from triage.services import reporter
 from triage.services.reporter import ReporterState
 
-CATEGORY_LABELS: dict[TipCategory, Any] = {
-    TipCategory.ELDERLY_CARE_SAFETY: _l("Elderly-care service safety"),
-    TipCategory.FIRE: _l("Fire safety"),
-    TipCategory.BUILDINGS: _l("Buildings and construction"),
-    TipCategory.GAS: _l("Gas"),
-    TipCategory.SPECIAL_EQUIPMENT: _l("Special equipment (lifts, boilers, pressure vessels)"),
-    TipCategory.OTHER: _l("Other"),
-}
+K = TypeVar("K")
+
+
+def _lazy(labels: Mapping[K, str]) -> dict[K, Any]:
+    """The domain's msgids, translated in the language of the request that shows them."""
+    return {key: _l(msgid) for key, msgid in labels.items()}
+
+
+CATEGORY_LABELS: dict[TipCategory, Any] = _lazy(intake_models.CATEGORY_LABELS)
 
 RELATIONSHIP_LABELS: dict[Relationship, Any] = {
     Relationship.EMPLOYEE: _l("I work there"),
@@ -85,49 +89,13 @@ def state_explanation(state: str) -> Any:
 # (triage.services.reporter_status: the state in the reporter's terms, the outcomes, the
 # reasons a report is not accepted)
 
-REPORTER_STATE_LABELS: dict[ReporterState, Any] = {
-    ReporterState.RECEIVED: _l("Received"),
-    ReporterState.ACCEPTED: _l("Accepted"),
-    ReporterState.NOT_ACCEPTED: _l("Not accepted"),
-    ReporterState.TRANSFERRED: _l("Passed to another authority"),
-    ReporterState.VERIFYING: _l("Being verified"),
-    ReporterState.CONCLUDED: _l("Verification concluded"),
-    ReporterState.RECHECKING: _l("Being checked again after your objection"),
-    ReporterState.RECHECKED: _l("Checked again"),
-    ReporterState.ALREADY_HANDLED: _l("Already being handled"),
-    ReporterState.CLOSED: _l("Closed"),
-}
-REPORTER_STATE_EXPLANATIONS: dict[ReporterState, Any] = {
-    ReporterState.RECEIVED: STATE_EXPLANATIONS["submitted"],
-    ReporterState.ACCEPTED: STATE_EXPLANATIONS["accepted"],
-    ReporterState.NOT_ACCEPTED: STATE_EXPLANATIONS["not_accepted"],
-    ReporterState.TRANSFERRED: STATE_EXPLANATIONS["transferred"],
-    ReporterState.VERIFYING: STATE_EXPLANATIONS["verifying"],
-    ReporterState.CONCLUDED: _l("The verification has ended; its conclusion is below."),
-    ReporterState.RECHECKING: STATE_EXPLANATIONS["rechecking"],
-    ReporterState.RECHECKED: STATE_EXPLANATIONS["rechecked"],
-    ReporterState.ALREADY_HANDLED: _l(
-        "The matter you reported is already being handled under an earlier report. You do "
-        "not need to do anything."
-    ),
-    ReporterState.CLOSED: STATE_EXPLANATIONS["closed"],
-}
-
+REPORTER_STATE_LABELS: dict[ReporterState, Any] = _lazy(reporter.STATE_LABELS)
+REPORTER_STATE_EXPLANATIONS: dict[ReporterState, Any] = _lazy(reporter.STATE_EXPLANATIONS)
 #: The conclusion of a verification or re-check (``intake.models.CONCLUDED_STATES``).
-OUTCOME_LABELS: dict[TipState, Any] = {
-    TipState.SUBSTANTIATED: STATE_LABELS["substantiated"],
-    TipState.PARTLY_SUBSTANTIATED: STATE_LABELS["partly_substantiated"],
-    TipState.UNSUBSTANTIATED: STATE_LABELS["unsubstantiated"],
-}
-
-NOT_ACCEPTED_REASON_LABELS: dict[NotAcceptedReason, Any] = {
-    NotAcceptedReason.OUTSIDE_REMIT: _l("It is outside this bureau's remit."),
-    NotAcceptedReason.NO_CLEAR_TARGET_OR_FACTS: _l(
-        "It names no clear place or facts that could be verified."
-    ),
-    NotAcceptedReason.ALREADY_ACCEPTED: _l("The same matter has already been accepted."),
-    NotAcceptedReason.OTHER_PROCEDURE: _l("It must be dealt with through another legal procedure."),
-}
+OUTCOME_LABELS: dict[TipState, Any] = _lazy(reporter.OUTCOME_LABELS)
+NOT_ACCEPTED_REASON_LABELS: dict[NotAcceptedReason, Any] = _lazy(
+    reporter.NOT_ACCEPTED_REASON_LABELS
+)
 
 
 def reporter_state_label(state: ReporterState) -> Any:

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.models import Base, enum_values
+from core.models import Base, enum_values, str_enum
 
 
 class DivisionKind(enum.StrEnum):
@@ -64,18 +64,6 @@ class Division(Base):
     management_area: Mapped[str] = mapped_column(String(60), default="")
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-
-
-def _str_enum(cls: type[enum.StrEnum], name: str, length: int) -> Enum:
-    return Enum(
-        cls,
-        native_enum=False,
-        length=length,
-        values_callable=enum_values,
-        name=name,
-        create_constraint=True,
-        validate_strings=True,
-    )
 
 
 # ---------------------------------------------------------------- facility types
@@ -253,9 +241,9 @@ class Facility(Base):
     facility_type_id: Mapped[int] = mapped_column(
         ForeignKey("facility_types.id", ondelete="RESTRICT"), index=True
     )
-    legal_form: Mapped[LegalForm | None] = mapped_column(_str_enum(LegalForm, "legal_form", 20))
+    legal_form: Mapped[LegalForm | None] = mapped_column(str_enum(LegalForm, "legal_form", 20))
     for_profit: Mapped[bool | None] = mapped_column(Boolean)
-    ownership: Mapped[Ownership | None] = mapped_column(_str_enum(Ownership, "ownership", 20))
+    ownership: Mapped[Ownership | None] = mapped_column(str_enum(Ownership, "ownership", 20))
     legal_rep: Mapped[str] = mapped_column(String(50), default="")  # 法定代表人
     principal: Mapped[str] = mapped_column(String(50), default="")  # 主要负责人
     contact_name: Mapped[str] = mapped_column(String(50), default="")
@@ -274,7 +262,7 @@ class Facility(Base):
     # ---- the filing with the civil-affairs bureau
     filing_no: Mapped[str] = mapped_column(String(60), default="")
     filing_date: Mapped[dt.date | None] = mapped_column(Date)
-    tenure: Mapped[Tenure | None] = mapped_column(_str_enum(Tenure, "premises_tenure", 10))
+    tenure: Mapped[Tenure | None] = mapped_column(str_enum(Tenure, "premises_tenure", 10))
     lease_end: Mapped[dt.date | None] = mapped_column(Date)
     rating_level: Mapped[int | None] = mapped_column(Integer)  # GB/T 37276 一至五级
 
@@ -294,19 +282,19 @@ class Facility(Base):
     # Floors where residents sleep or live, normalised "1,2,3" (basements negative: "-1").
     resident_floors: Mapped[str] = mapped_column(String(100), default="")
     structure_type: Mapped[StructureType | None] = mapped_column(
-        _str_enum(StructureType, "structure_type", 30)
+        str_enum(StructureType, "structure_type", 30)
     )
     has_colour_steel_panels: Mapped[bool | None] = mapped_column(Boolean)
     panel_core_class: Mapped[PanelCoreClass | None] = mapped_column(
-        _str_enum(PanelCoreClass, "panel_core_class", 5)
+        str_enum(PanelCoreClass, "panel_core_class", 5)
     )
     dangerous_building_rating: Mapped[BuildingRating | None] = mapped_column(
-        _str_enum(BuildingRating, "building_rating", 5)
+        str_enum(BuildingRating, "building_rating", 5)
     )
 
     # ---- fire
     fire_acceptance: Mapped[FireAcceptance | None] = mapped_column(
-        _str_enum(FireAcceptance, "fire_acceptance", 20)
+        str_enum(FireAcceptance, "fire_acceptance", 20)
     )
     has_sprinklers: Mapped[bool | None] = mapped_column(Boolean)
     has_auto_alarm: Mapped[bool | None] = mapped_column(Boolean)
@@ -319,8 +307,8 @@ class Facility(Base):
     canteen_licence: Mapped[str] = mapped_column(String(60), default="")  # 食品经营许可证号
 
     # ---- gas, status, supervision
-    gas_use: Mapped[GasUse | None] = mapped_column(_str_enum(GasUse, "gas_use", 10))
-    status: Mapped[FacilityStatus] = mapped_column(_str_enum(FacilityStatus, "facility_status", 20))
+    gas_use: Mapped[GasUse | None] = mapped_column(str_enum(GasUse, "gas_use", 10))
+    status: Mapped[FacilityStatus] = mapped_column(str_enum(FacilityStatus, "facility_status", 20))
     key_supervision: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
 
     created_at: Mapped[dt.datetime | None]
@@ -347,7 +335,7 @@ class FacilityEquipment(Base):
     facility_id: Mapped[int] = mapped_column(
         ForeignKey("facilities.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[EquipmentKind] = mapped_column(_str_enum(EquipmentKind, "equipment_kind", 20))
+    kind: Mapped[EquipmentKind] = mapped_column(str_enum(EquipmentKind, "equipment_kind", 20))
     quantity: Mapped[int] = mapped_column(Integer, default=1)
     # 使用登记证号; empty where none was recorded.
     registration_no: Mapped[str] = mapped_column(String(60), default="")
@@ -377,6 +365,6 @@ class FacilityRevision(Base):
     # NULL for the system (the command line, the demo loader).
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     actor_label: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[RevisionKind] = mapped_column(_str_enum(RevisionKind, "revision_kind", 10))
+    kind: Mapped[RevisionKind] = mapped_column(str_enum(RevisionKind, "revision_kind", 10))
     # [{"field": name, "from": text | null, "to": text | null}, …]
     changes: Mapped[list[dict[str, str | None]]] = mapped_column(JSON)

@@ -29,7 +29,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -39,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.models import Base, enum_values
+from core.models import Base, str_enum
 
 
 class RewardState(enum.StrEnum):
@@ -89,19 +88,6 @@ class RewardAction(enum.StrEnum):
     EXPIRE = "expire"  # `qingling jobs run-due`
     RECORD_PAYMENT = "record_payment"
     WITHDRAW = "withdraw"  # a re-check did not substantiate the report
-
-
-def _enum(cls: type[enum.StrEnum], name: str, length: int = 30) -> Enum:
-    """A str enum as VARCHAR with a CHECK constraint (no native PostgreSQL type)."""
-    return Enum(
-        cls,
-        native_enum=False,
-        length=length,
-        values_callable=enum_values,
-        name=name,
-        create_constraint=True,
-        validate_strings=True,
-    )
 
 
 def _in(*states: RewardState) -> str:
@@ -206,14 +192,14 @@ class Reward(Base):
     division_id: Mapped[int] = mapped_column(
         ForeignKey("divisions.id", ondelete="RESTRICT"), index=True
     )
-    state: Mapped[RewardState] = mapped_column(_enum(RewardState, "reward_state"), index=True)
+    state: Mapped[RewardState] = mapped_column(str_enum(RewardState, "reward_state"), index=True)
     created_at: Mapped[dt.datetime]
     not_eligible_reason: Mapped[NotEligibleReason | None] = mapped_column(
-        _enum(NotEligibleReason, "reward_not_eligible_reason", 20)
+        str_enum(NotEligibleReason, "reward_not_eligible_reason", 20)
     )
 
     # ---- the penalty decision (or the accident's confirmation), recorded by finance
-    kind: Mapped[RewardKind | None] = mapped_column(_enum(RewardKind, "reward_kind", 20))
+    kind: Mapped[RewardKind | None] = mapped_column(str_enum(RewardKind, "reward_kind", 20))
     no_penalty: Mapped[bool | None] = mapped_column(Boolean)
     penalties_fen: Mapped[list[int] | None] = mapped_column(JSON)
     decision_number: Mapped[str | None] = mapped_column(String(100))
@@ -252,7 +238,7 @@ class Reward(Base):
     # ---- the claim (the reporter's, timed to the hour)
     claimed_at: Mapped[dt.datetime | None]
     payment_method: Mapped[PaymentMethod | None] = mapped_column(
-        _enum(PaymentMethod, "reward_payment_method", 20)
+        str_enum(PaymentMethod, "reward_payment_method", 20)
     )
     claim_group_id: Mapped[int | None] = mapped_column(
         ForeignKey("key_groups.id", ondelete="RESTRICT")
@@ -290,11 +276,11 @@ class RewardTransition(Base):
         ForeignKey("rewards.id", ondelete="CASCADE"), index=True
     )
     seq: Mapped[int] = mapped_column(Integer)
-    action: Mapped[RewardAction] = mapped_column(_enum(RewardAction, "reward_action"))
+    action: Mapped[RewardAction] = mapped_column(str_enum(RewardAction, "reward_action"))
     from_state: Mapped[RewardState | None] = mapped_column(
-        _enum(RewardState, "reward_transition_from")
+        str_enum(RewardState, "reward_transition_from")
     )
-    to_state: Mapped[RewardState] = mapped_column(_enum(RewardState, "reward_transition_to"))
+    to_state: Mapped[RewardState] = mapped_column(str_enum(RewardState, "reward_transition_to"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor_label: Mapped[str] = mapped_column(String(100))
     at: Mapped[dt.datetime]

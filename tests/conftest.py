@@ -8,13 +8,16 @@ Settings use fast KDF parameters. ``QINGLING_TEST_DATABASE_URL`` runs the suite 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import db
@@ -25,6 +28,7 @@ from migrations import load_models
 from registry.services import load_default_divisions
 
 TEST_DATABASE_URL = os.environ.get("QINGLING_TEST_DATABASE_URL", "")
+ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
 
 
 def make_settings(data_dir: Path, database_url: str = "", **changes: object) -> Settings:
@@ -217,3 +221,43 @@ def build_user(
     dbs.add(user)
     dbs.flush()
     return user
+
+
+@dataclass(frozen=True)
+class CommittedDatabase:
+    settings: Settings  # pointing at it
+    engine: Engine
+    schema: str | None  # PostgreSQL: the schema of its own; SQLite: None
+
+
+@contextmanager
+def committed_database(
+    settings: Settings, tmp_path: Path, name: str, *, pool_size: int = 5
+) -> Iterator[CommittedDatabase]:
+    """A database whose transactions really commit, for tests of several sessions at once:
+    a schema of its own on PostgreSQL (dropped afterwards), a SQLite file otherwise, with
+    every table created."""
+    admin: Engine | None = None
+    schema = f"{name}_{secrets.token_hex(4)}"
+    if ON_POSTGRES:
+        admin = create_engine(TEST_DATABASE_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        engine = create_engine(
+            TEST_DATABASE_URL,
+            hide_parameters=True,
+            pool_size=pool_size,
+            connect_args={"options": f"-csearch_path={schema}"},
+        )
+    else:
+        settings = settings.with_changes(database_url=f"sqlite:///{tmp_path / f'{name}.sqlite3'}")
+        engine = db.make_engine(settings)
+    load_models().create_all(engine)
+    try:
+        yield CommittedDatabase(settings, engine, schema if admin is not None else None)
+    finally:
+        engine.dispose()
+        if admin is not None:
+            with admin.begin() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            admin.dispose()

@@ -21,7 +21,6 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Integer,
     String,
@@ -29,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.models import Base, enum_values
+from core.models import Base, str_enum
 
 CODE_MAX = 60
 ITEM_CODE_MAX = 100
@@ -63,18 +62,6 @@ class Origin(enum.StrEnum):
     ADMINISTRATOR = "administrator"
 
 
-def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        cls,
-        native_enum=False,
-        length=20,
-        values_callable=enum_values,
-        name=name,
-        create_constraint=True,
-        validate_strings=True,
-    )
-
-
 class Standard(Base):
     __tablename__ = "standards"
     __table_args__ = (
@@ -93,13 +80,13 @@ class Standard(Base):
     # A tip category value (intake.models.TipCategory): which cases the standard is for.
     domain: Mapped[str] = mapped_column(String(40), index=True)
     issuer: Mapped[str] = mapped_column(String(200), default="")
-    status: Mapped[StandardStatus] = mapped_column(_enum(StandardStatus, "standard_status"))
+    status: Mapped[StandardStatus] = mapped_column(str_enum(StandardStatus, "standard_status", 20))
     published_on: Mapped[dt.date | None] = mapped_column(Date)
     effective_on: Mapped[dt.date | None] = mapped_column(Date)
     superseded_on: Mapped[dt.date | None] = mapped_column(Date)
     # Code of the successor; may name a standard that is not (yet) in the catalogue.
     superseded_by: Mapped[str | None] = mapped_column(String(CODE_MAX))
-    verification: Mapped[Verification] = mapped_column(_enum(Verification, "standard_verif"))
+    verification: Mapped[Verification] = mapped_column(str_enum(Verification, "standard_verif", 20))
     # What is known to be missing or doubtful, shown with the standard ("" when nothing).
     gaps: Mapped[str] = mapped_column(Text, default="")
     note: Mapped[str] = mapped_column(Text, default="")
@@ -110,7 +97,7 @@ class Standard(Base):
     # Clause under which only hazards that cannot be corrected immediately count as elements
     # (GB 35181-2017 5.1); "" when the standard has no such rule.
     uncorrectable_clause: Mapped[str] = mapped_column(String(100), default="")
-    origin: Mapped[Origin] = mapped_column(_enum(Origin, "standard_origin"))
+    origin: Mapped[Origin] = mapped_column(str_enum(Origin, "standard_origin", 20))
     # Version of the data file or upload that last wrote the row.
     data_version: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[dt.datetime]
@@ -134,12 +121,12 @@ class StandardItem(Base):
     )
     # Unique across the catalogue: "<standard code>/<clause>", what a case stores.
     code: Mapped[str] = mapped_column(String(ITEM_CODE_MAX), unique=True)
-    kind: Mapped[ItemKind] = mapped_column(_enum(ItemKind, "standard_item_kind"))
+    kind: Mapped[ItemKind] = mapped_column(str_enum(ItemKind, "standard_item_kind", 20))
     clause: Mapped[str] = mapped_column(String(100))
     group: Mapped[str] = mapped_column(String(200), default="")
     text: Mapped[str] = mapped_column(Text)  # the Chinese wording (or close paraphrase)
     summary_en: Mapped[str] = mapped_column(Text, default="")
-    verification: Mapped[Verification] = mapped_column(_enum(Verification, "item_verif"))
+    verification: Mapped[Verification] = mapped_column(str_enum(Verification, "item_verif", 20))
     source: Mapped[str] = mapped_column(Text, default="")
     # Classes of place the clause is written for (cases.standards.services.PLACE_CLASSES);
     # empty: any place.

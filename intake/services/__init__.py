@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from core.audit import services as audit
 from core.audit.models import AuditRecord
-from core.clock import Clock
+from core.clock import Clock, HourClock, hour_of
 from core.keys.types import Recipient
 from core.settings import Settings
 from crypto import envelope, tokens
@@ -250,22 +250,6 @@ class OfficerTip(OpenedTip):
 
 
 # ---------------------------------------------------------------- time
-
-
-def hour_of(moment: dt.datetime) -> dt.datetime:
-    """``moment`` in UTC, rounded down to the hour: the only precision reporter times get."""
-    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
-
-
-class _HourClock:
-    """The audit records of reporter actions carry the hour, not the exact time, so the trail
-    does not undo the rounding of ``submitted_at``."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-
-    def now(self) -> dt.datetime:
-        return hour_of(self._clock.now())
 
 
 # ---------------------------------------------------------------- token parameters
@@ -782,7 +766,7 @@ def submit_tip(  # noqa: PLR0917
     count = _store_attachments(session, data_key, tip_id, attachments, manifest)
     audit.record(
         session,
-        _HourClock(clock),
+        HourClock(clock),
         audit.REPORTER_ACTOR,
         RECEIVED,
         "tip",
@@ -977,7 +961,7 @@ def replace_token(
     stored.wrapped_key = row.wrapped_key
     audit.record(
         session,
-        _HourClock(clock),
+        HourClock(clock),
         audit.REPORTER_ACTOR,
         TOKEN_REPLACED,
         "tip",

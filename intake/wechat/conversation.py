@@ -44,21 +44,20 @@ from sqlalchemy import delete, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from core.clock import Clock
+from core.clock import Clock, hour_of
 from core.errors import N_, DomainError
 from core.settings import Settings
 from crypto import envelope, tokens, wechat
 from crypto.errors import CryptoError, InvalidToken
 from intake import errors as intake_errors
 from intake.access import ReporterAccess
-from intake.models import Channel, MessageAuthor, Tip, TipCategory
+from intake.models import CATEGORY_LABELS, Channel, MessageAuthor, Tip, TipCategory
 from intake.services import (
     DESCRIPTION_MAX,
     DESCRIPTION_MIN,
     MAX_ATTACHMENTS,
     SHORT_TEXT_MAX,
     TipSubmission,
-    hour_of,
     receive_tip,
     unlock_with_token,
 )
@@ -919,9 +918,7 @@ class _Turn:
     def summary(self) -> None:
         draft = self.draft
         none = self.t(N_("none"))
-        category = (
-            self.t(texts.CATEGORY_LABELS[TipCategory(draft.category)]) if draft.category else none
-        )
+        category = self.t(CATEGORY_LABELS[TipCategory(draft.category)]) if draft.category else none
         division = none
         for d in list_divisions(self.session, include_inactive=True):
             if d.id == draft.division_id:

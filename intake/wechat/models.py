@@ -25,7 +25,6 @@ import uuid
 
 from sqlalchemy import (
     CheckConstraint,
-    Enum,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -35,23 +34,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from core.models import Base, enum_values
+from core.models import Base, str_enum
 
 INDEX_LEN = 32
 #: A photo key sealed to a group (crypto.wechat.seal_photo_key): a DATA_KEY envelope.
 PHOTO_KEY_ENVELOPE_LEN = 83
-
-
-def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
-    return Enum(
-        cls,
-        native_enum=False,
-        length=10,
-        values_callable=enum_values,
-        name=name,
-        create_constraint=True,
-        validate_strings=True,
-    )
 
 
 class Conversation(Base):
@@ -108,7 +95,9 @@ class Photo(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     tip_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)  # order in which the reporter sent them
-    state: Mapped[PhotoState] = mapped_column(_enum(PhotoState, "wechat_photo_state"), index=True)
+    state: Mapped[PhotoState] = mapped_column(
+        str_enum(PhotoState, "wechat_photo_state", 10), index=True
+    )
     # WRAPPED under channel_key("media-id"), context the photo and tip ids.
     media_id_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     # WeChat deletes a MediaId three days after the message; rounded down to the hour.
@@ -164,7 +153,7 @@ class Subscription(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid(), primary_key=True)
     tip_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tips.id", ondelete="CASCADE"), index=True)
     state: Mapped[SubscriptionState] = mapped_column(
-        _enum(SubscriptionState, "wechat_subscription_state")
+        str_enum(SubscriptionState, "wechat_subscription_state", 10)
     )
     # keyed_hash(pepper, "notify-index", OpenID, tip id): finds the rows to delete on
     # unsubscribe, and links no two reports of one person.

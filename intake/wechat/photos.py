@@ -16,7 +16,6 @@ audited as ``tip.attachment_read``), listed by :func:`tip_photos`.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from sqlalchemy.orm import Session
 from core.accounts.models import User
 from core.audit import services as audit
 from core.audit.services import SYSTEM_ACTOR, actor_of
-from core.clock import Clock
+from core.clock import Clock, HourClock
 from core.keys import services as keys
 from core.keys.models import GroupGrant, GroupKind, KeyGroup, PersonalKey
 from core.keys.pins import KeyPins
@@ -36,7 +35,6 @@ from crypto import envelope, wechat
 from crypto.errors import CryptoError
 from intake import errors, media
 from intake.models import Tip
-from intake.services import hour_of
 from intake.wechat.models import Photo, PhotoKey, PhotoState
 from triage import errors as triage_errors
 from triage.services.common import officer_tip
@@ -47,17 +45,6 @@ ADDED = "tip.wechat_photo_added"
 LOST = "tip.wechat_photo_lost"
 #: The action triage writes for an attachment read; a WeChat photo is one to the officer.
 READ = "tip.attachment_read"
-
-
-class _HourClock:
-    """Audit records about a reporter's photos carry the hour only, like ``submitted_at``: a
-    photo stored minutes after the tip would otherwise date the submission."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-
-    def now(self) -> dt.datetime:
-        return hour_of(self._clock.now())
 
 
 def _sha256(data: bytes) -> str:
@@ -113,7 +100,7 @@ def store_photo(
     photo.content_type_enc = type_enc
     audit.record(
         session,
-        _HourClock(clock),
+        HourClock(clock),
         SYSTEM_ACTOR,
         ADDED,
         "tip",
@@ -137,7 +124,7 @@ def give_up(session: Session, clock: Clock, photo: Photo, reason: str) -> None:
     photo.next_attempt_at = None
     audit.record(
         session,
-        _HourClock(clock),
+        HourClock(clock),
         SYSTEM_ACTOR,
         LOST,
         "tip",

@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping
 
 from babel import Locale
 from babel.support import NullTranslations, Translations
 
-from core.errors import N_
 from core.i18n import TRANSLATIONS
-from intake.models import NotAcceptedReason, TipCategory, TipState
-from triage.services.reporter import ReporterState
+from intake.models import CATEGORY_LABELS, TipCategory
+from triage.services import reporter
 
 ZH = "zh_CN"
 EN = "en"
@@ -74,83 +72,11 @@ def yuan(fen: int) -> str:
 # The same msgids as the public site's labels (public_site/labels.py), so they share their
 # translations; here they are plain strings, translated with an explicit language.
 
-CATEGORIES: tuple[tuple[TipCategory, str], ...] = (
-    (TipCategory.ELDERLY_CARE_SAFETY, N_("Elderly-care service safety")),
-    (TipCategory.FIRE, N_("Fire safety")),
-    (TipCategory.BUILDINGS, N_("Buildings and construction")),
-    (TipCategory.GAS, N_("Gas")),
-    (TipCategory.SPECIAL_EQUIPMENT, N_("Special equipment (lifts, boilers, pressure vessels)")),
-    (TipCategory.OTHER, N_("Other")),
-)
-CATEGORY_LABELS: Mapping[TipCategory, str] = dict(CATEGORIES)
+CATEGORIES: tuple[tuple[TipCategory, str], ...] = tuple(CATEGORY_LABELS.items())
 
-STATE_LABELS: Mapping[ReporterState, str] = {
-    ReporterState.RECEIVED: N_("Received"),
-    ReporterState.ACCEPTED: N_("Accepted"),
-    ReporterState.NOT_ACCEPTED: N_("Not accepted"),
-    ReporterState.TRANSFERRED: N_("Passed to another authority"),
-    ReporterState.VERIFYING: N_("Being verified"),
-    ReporterState.CONCLUDED: N_("Verification concluded"),
-    ReporterState.RECHECKING: N_("Being checked again after your objection"),
-    ReporterState.RECHECKED: N_("Checked again"),
-    ReporterState.ALREADY_HANDLED: N_("Already being handled"),
-    ReporterState.CLOSED: N_("Closed"),
-}
-
-STATE_EXPLANATIONS: Mapping[ReporterState, str] = {
-    ReporterState.RECEIVED: N_(
-        "Your report has arrived and is waiting for a triage officer to decide whether it is "
-        "accepted for verification."
-    ),
-    ReporterState.ACCEPTED: N_("Your report was accepted; verification will start."),
-    ReporterState.NOT_ACCEPTED: N_(
-        "Your report was not accepted. The reason is given below when there is one."
-    ),
-    ReporterState.TRANSFERRED: N_(
-        "Your report concerns another authority and was passed on to it."
-    ),
-    ReporterState.VERIFYING: N_(
-        "Officers are verifying your report against the official judgment standards."
-    ),
-    ReporterState.CONCLUDED: N_("The verification has ended; its conclusion is below."),
-    ReporterState.RECHECKING: N_(
-        "You objected to the conclusion; the report is being checked again."
-    ),
-    ReporterState.RECHECKED: N_("The report was checked again after your objection."),
-    ReporterState.ALREADY_HANDLED: N_(
-        "The matter you reported is already being handled under an earlier report. You do "
-        "not need to do anything."
-    ),
-    ReporterState.CLOSED: N_("The handling of your report has ended."),
-}
-
+STATE_LABELS = reporter.STATE_LABELS
+STATE_EXPLANATIONS = reporter.STATE_EXPLANATIONS
 #: A tip state (``intake.models.TipState``) in the reporter's words, for notifications.
-PLAIN_STATES: Mapping[str, ReporterState] = {
-    TipState.SUBMITTED: ReporterState.RECEIVED,
-    TipState.ACCEPTED: ReporterState.ACCEPTED,
-    TipState.NOT_ACCEPTED: ReporterState.NOT_ACCEPTED,
-    TipState.TRANSFERRED: ReporterState.TRANSFERRED,
-    TipState.VERIFYING: ReporterState.VERIFYING,
-    TipState.SUBSTANTIATED: ReporterState.CONCLUDED,
-    TipState.PARTLY_SUBSTANTIATED: ReporterState.CONCLUDED,
-    TipState.UNSUBSTANTIATED: ReporterState.CONCLUDED,
-    TipState.RECHECKING: ReporterState.RECHECKING,
-    TipState.RECHECKED: ReporterState.RECHECKED,
-    TipState.DUPLICATE: ReporterState.ALREADY_HANDLED,
-    TipState.CLOSED: ReporterState.CLOSED,
-}
-
-OUTCOME_LABELS: Mapping[TipState, str] = {
-    TipState.SUBSTANTIATED: N_("Confirmed"),
-    TipState.PARTLY_SUBSTANTIATED: N_("Partly confirmed"),
-    TipState.UNSUBSTANTIATED: N_("Not confirmed"),
-}
-
-NOT_ACCEPTED_REASONS: Mapping[NotAcceptedReason, str] = {
-    NotAcceptedReason.OUTSIDE_REMIT: N_("It is outside this bureau's remit."),
-    NotAcceptedReason.NO_CLEAR_TARGET_OR_FACTS: N_(
-        "It names no clear place or facts that could be verified."
-    ),
-    NotAcceptedReason.ALREADY_ACCEPTED: N_("The same matter has already been accepted."),
-    NotAcceptedReason.OTHER_PROCEDURE: N_("It must be dealt with through another legal procedure."),
-}
+PLAIN_STATES = reporter.PLAIN_STATES
+OUTCOME_LABELS = reporter.OUTCOME_LABELS
+NOT_ACCEPTED_REASONS = reporter.NOT_ACCEPTED_REASON_LABELS

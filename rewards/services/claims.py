@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from core.audit.services import REPORTER_ACTOR
-from core.clock import Clock
+from core.clock import Clock, HourClock, hour_of
 from core.keys import records
 from core.keys import services as keys
 from core.keys.errors import KeyRecordRejected
@@ -44,10 +44,10 @@ from core.settings import Settings
 from crypto import envelope, signing
 from intake import errors as intake_errors
 from intake.access import ReporterAccess
-from intake.services import hour_of, unlock_with_token
+from intake.services import unlock_with_token
 from rewards import errors
 from rewards.models import PaymentMethod, Reward, RewardAction, RewardState
-from rewards.services.common import HourClock, reward_of_tip, transition
+from rewards.services.common import reward_of_tip, transition
 from rewards.services.lifecycle import claim_code_hash
 from triage.deadlines import last_day, local_date
 

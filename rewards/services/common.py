@@ -24,7 +24,6 @@ sealed to. No reward service ever opens a tip's content: finance sees routing va
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -37,7 +36,6 @@ from core.audit import services as audit
 from core.audit.services import Actor
 from core.clock import Clock
 from core.errors import Forbidden
-from intake.services import hour_of
 from rewards import errors
 from rewards.models import Reward, RewardAction, RewardState, RewardTransition
 from rewards.services.workflow import check
@@ -116,16 +114,6 @@ def reward_of_tip(session: Session, tip_id: uuid.UUID, *, lock: bool = False) ->
 
 
 # ---------------------------------------------------------------- transitions
-
-
-class HourClock:
-    """The hour of the wrapped clock: the reporter's acts are timed to the hour only."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-
-    def now(self) -> dt.datetime:
-        return hour_of(self._clock.now())
 
 
 def transition(

@@ -23,6 +23,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import UUID, DataRequired, InputRequired, Length, NumberRange, Optional
 
+from intake import models as intake_models
 from intake.models import (
     Channel,
     MessageAuthor,
@@ -55,12 +56,7 @@ STATE_LABELS: dict[TipState, Any] = {
 OPEN_STATES: frozenset[TipState] = frozenset(s for s in TipState if s is not TipState.CLOSED)
 
 CATEGORY_LABELS: dict[TipCategory, Any] = {
-    TipCategory.ELDERLY_CARE_SAFETY: _l("Elderly-care service safety"),
-    TipCategory.FIRE: _l("Fire safety"),
-    TipCategory.BUILDINGS: _l("Buildings and construction"),
-    TipCategory.GAS: _l("Gas"),
-    TipCategory.SPECIAL_EQUIPMENT: _l("Special equipment (lifts, boilers, pressure vessels)"),
-    TipCategory.OTHER: _l("Other"),
+    k: _l(v) for k, v in intake_models.CATEGORY_LABELS.items()
 }
 
 CHANNEL_LABELS: dict[Channel, Any] = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import Any, BinaryIO, cast
 from urllib.parse import quote
 
 from flask import (
@@ -65,12 +65,11 @@ from staff_site.forms.cases import (
     RelapseForm,
     SubmitForm,
 )
+from staff_site.views.common import act, blank_form, refused_errors
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 READERS = (*READ_ALL_ROLES, *READ_SCOPE_ROLES)
-
-F = TypeVar("F", bound=FlaskForm)
 
 
 def yuan(fen: int) -> str:
@@ -209,11 +208,6 @@ def new() -> str | tuple[str, int] | BaseResponse:
 # ---------------------------------------------------------------- the case page
 
 
-def _blank(cls: type[F], name: str) -> F:
-    """An action form not submitted in this request (never bound to another form's data)."""
-    return cast(F, cls(formdata=None, prefix=name))
-
-
 #: name → (form class, the workflow action that offers it; None: escalation / always)
 _FORMS: dict[str, tuple[type[FlaskForm], Action | None]] = {
     "plan": (PlanForm, Action.PLAN),
@@ -247,16 +241,10 @@ def _case_page(
     user = current_user()
     session = db_session()
     view = cases.case_view(session, clock(), user, case_id)
-    forms = {name: _blank(cls, name) for name, (cls, _) in _FORMS.items()}
+    forms = {name: blank_form(cls, name) for name, (cls, _) in _FORMS.items()}
     forms.update(submitted or {})
     shown = _shown(view)
-    refused = [
-        str(error)
-        for name, form in (submitted or {}).items()
-        if name not in shown
-        for errors in form.errors.values()
-        for error in errors
-    ]
+    refused = refused_errors(submitted, shown)
     composite = standards.evaluate_composite(
         session, view.case.standard_items, view.case.place_class, translate=gettext
     )
@@ -295,20 +283,14 @@ def _act(
     done: Callable[[], str],
     anchor: str = "",
 ) -> BaseResponse | tuple[str, int]:
-    """Validate ``form``, run ``call`` (one service), redirect with a flash; or show the case
-    page again with the problem on the form."""
-    if not form.validate_on_submit():
-        return _case_page(case_id, {name: form}, 400)
-    try:
-        call(current_user())
-    except (Forbidden, NotFound):
-        raise
-    except DomainError as exc:
-        rollback_request()
-        form.form_errors.append(gettext(exc.message, **exc.params))
-        return _case_page(case_id, {name: form}, exc.status)
-    flash(done())
-    return redirect(url_for("cases.case", case_id=case_id, _anchor=anchor or None), code=303)
+    """Run one service from ``form``; the case page again with the problem on the form."""
+    return act(
+        form,
+        call,
+        again=lambda status: _case_page(case_id, {name: form}, status),
+        done=done,
+        to=url_for("cases.case", case_id=case_id, _anchor=anchor or None),
+    )
 
 
 def _uploads(form: NoteFilesForm) -> list[cases.Upload]:

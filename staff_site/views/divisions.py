@@ -10,7 +10,7 @@ from flask_babel import gettext
 from werkzeug.wrappers.response import Response
 
 from core.accounts.models import Role
-from core.web import clock, db_session, rollback_request
+from core.web import clock, db_session
 from registry.errors import (
     DivisionCodeTaken,
     DivisionEditForbidden,
@@ -27,6 +27,7 @@ from registry.services import (
 )
 from staff_site.auth import current_user, login_required, roles_required
 from staff_site.forms.divisions import KIND_LABELS, DivisionForm
+from staff_site.views.common import show_domain_error
 
 bp = Blueprint("divisions", __name__, url_prefix="/admin/divisions")
 
@@ -43,18 +44,6 @@ def _data(form: DivisionForm) -> DivisionData:
         sort_order=form.sort_order.data if form.sort_order.data is not None else 0,
         active=bool(form.active.data),
     )
-
-
-def _show_error(
-    form: DivisionForm, exc: InvalidDivision | DivisionNameTaken | DivisionCodeTaken
-) -> None:
-    rollback_request()
-    field = getattr(form, exc.field, None)
-    message = gettext(exc.message, **exc.params)
-    if field is not None:
-        field.errors = [*field.errors, message]
-    else:
-        form.form_errors.append(message)
 
 
 def _require_editor() -> None:
@@ -84,7 +73,7 @@ def new() -> str | Response:
         try:
             division = create_division(db_session(), clock(), current_user(), _data(form))
         except _FIELD_ERRORS as exc:
-            _show_error(form, exc)
+            show_domain_error(form, exc)
         else:
             flash(gettext("Division %(name)s was added.", name=division.name))
             return redirect(url_for("divisions.index"), code=303)
@@ -102,7 +91,7 @@ def edit(division_id: int) -> str | Response:
         try:
             update_division(db_session(), clock(), current_user(), division.id, _data(form))
         except _FIELD_ERRORS as exc:
-            _show_error(form, exc)
+            show_domain_error(form, exc)
         else:
             flash(gettext("Division %(name)s was saved.", name=division.name))
             return redirect(url_for("divisions.index"), code=303)

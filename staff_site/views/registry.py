@@ -82,6 +82,7 @@ from staff_site.forms.registry import (
     new_facility_data,
 )
 from staff_site.forms.triage import CATEGORY_LABELS
+from staff_site.views.common import show_domain_error, show_error
 
 bp = Blueprint("registry", __name__, url_prefix="/registry")
 
@@ -299,11 +300,7 @@ def _show_problems(form: Any, exc: InvalidFacility | CreditCodeTaken | FacilityN
         else [(exc.field, gettext(exc.message, **exc.params))]
     )
     for name, message in problems:
-        field = form._fields.get(name)
-        if field is not None:
-            field.errors = [*field.errors, message]
-        else:
-            form.form_errors.append(message)
+        show_error(form, name, message)
 
 
 _FIELD_ERRORS = (InvalidFacility, CreditCodeTaken, FacilityNameTaken)
@@ -502,19 +499,6 @@ def _type_data(form: FacilityTypeForm) -> FacilityTypeData:
 _TYPE_ERRORS = (InvalidFacilityType, FacilityTypeCodeTaken, FacilityTypeNameTaken)
 
 
-def _type_error(
-    form: FacilityTypeForm,
-    exc: InvalidFacilityType | FacilityTypeCodeTaken | FacilityTypeNameTaken,
-) -> None:
-    rollback_request()
-    field = getattr(form, exc.field, None)
-    message = gettext(exc.message, **exc.params)
-    if field is not None:
-        field.errors = [*field.errors, message]
-    else:
-        form.form_errors.append(message)
-
-
 def _require_type_editor() -> None:
     if not can_edit_facility_types(current_user()):
         raise FacilityTypeEditForbidden()
@@ -530,7 +514,7 @@ def type_new() -> str | BaseResponse:
         try:
             kind = create_facility_type(db_session(), clock(), current_user(), _type_data(form))
         except _TYPE_ERRORS as exc:
-            _type_error(form, exc)
+            show_domain_error(form, exc)
         else:
             flash(gettext("Facility type %(name)s was added.", name=kind.name_zh))
             return redirect(url_for("registry.types"), code=303)
@@ -548,7 +532,7 @@ def type_edit(type_id: int) -> str | BaseResponse:
         try:
             update_facility_type(db_session(), clock(), current_user(), kind.id, _type_data(form))
         except _TYPE_ERRORS as exc:
-            _type_error(form, exc)
+            show_domain_error(form, exc)
         else:
             flash(gettext("Facility type %(name)s was saved.", name=kind.name_zh))
             return redirect(url_for("registry.types"), code=303)

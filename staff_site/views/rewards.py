@@ -17,20 +17,18 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 from flask_babel import format_decimal, get_locale, gettext
 from flask_wtf import FlaskForm
-from sqlalchemy.orm import Session
 from werkzeug.wrappers.response import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
 
 from core.accounts.models import Role, User
-from core.clock import Clock, local
+from core.clock import local
 from core.errors import DomainError, Forbidden, NotFound
 from core.keys.errors import NoPersonalKey
-from core.settings import Settings
 from core.web import clock, db_session, rollback_request, settings_of
 from registry.services import list_divisions
 from rewards import services as rewards
@@ -53,14 +51,13 @@ from staff_site.forms.rewards import (
     SendBackForm,
     TotalsForm,
 )
+from staff_site.views.common import act, blank_form, refused_errors, services
 
 bp = Blueprint("rewards", __name__, url_prefix="/rewards")
 
 READERS = (Role.FINANCE_OFFICER, Role.FINANCE_APPROVER, Role.TRIAGE_OFFICER, Role.SUPERVISOR)
 PAGE_SIZE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-F = TypeVar("F", bound=FlaskForm)
 
 
 # ---------------------------------------------------------------- template helpers
@@ -141,11 +138,6 @@ def index() -> tuple[str, int]:
 # ---------------------------------------------------------------- one reward
 
 
-def _blank(cls: type[F], name: str) -> F:
-    """A step form not submitted in this request (never bound to another form's data)."""
-    return cast(F, cls(formdata=None, prefix=name))
-
-
 def _calculate_choices(form: CalculateForm, detail: rewards.RewardDetail) -> None:
     lang = _lang()
     form.exclusions.choices = [
@@ -166,13 +158,13 @@ def _reward_page(
     detail = rewards.reward_detail(db_session(), clock(), user, reward_id)
     reward = detail.reward
     forms: dict[str, FlaskForm] = {
-        "decision": _blank(DecisionForm, "decision"),
-        "calculate": _blank(CalculateForm, "calculate"),
-        "send_back": _blank(SendBackForm, "send_back"),
-        "approve": _blank(ActionForm, "approve"),
-        "offer": _blank(ActionForm, "offer"),
-        "details": _blank(ActionForm, "details"),
-        "payment": _blank(PaymentForm, "payment"),
+        "decision": blank_form(DecisionForm, "decision"),
+        "calculate": blank_form(CalculateForm, "calculate"),
+        "send_back": blank_form(SendBackForm, "send_back"),
+        "approve": blank_form(ActionForm, "approve"),
+        "offer": blank_form(ActionForm, "offer"),
+        "details": blank_form(ActionForm, "details"),
+        "payment": blank_form(PaymentForm, "payment"),
         **(submitted or {}),
     }
     decision = cast(DecisionForm, forms["decision"])
@@ -192,13 +184,7 @@ def _reward_page(
         payment.amount.data = format_decimal((reward.amount_fen or 0) / 100, format="0.00")
         payment.paid_on.data = local(clock().now()).date()
     shown = set(detail.steps) | ({"decision"} if "record_decision" in detail.steps else set())
-    refused = [
-        str(error)
-        for name, form in (submitted or {}).items()
-        if name not in shown and name != "decision"
-        for errors in form.errors.values()
-        for error in errors
-    ]
+    refused = refused_errors(submitted, shown | {"decision"})
     lang = _lang()
     explanation = [zh if lang == "zh" else en for zh, en in (reward.explanation or [])]
     exclusion_labels = {e.code: (e.label.zh if lang == "zh" else e.label.en) for e in EXCLUSIONS}
@@ -234,24 +220,14 @@ def _act(
     *,
     done: Callable[[], str],
 ) -> BaseResponse | tuple[str, int]:
-    """Validate ``form``, run ``call`` (one service), redirect with a flash; or show the reward
-    page again with the problem on the form."""
-    if not form.validate_on_submit():
-        return _reward_page(reward_id, {name: form}, 400)
-    try:
-        call(current_user())
-    except (Forbidden, NotFound):
-        raise
-    except DomainError as exc:
-        rollback_request()
-        form.form_errors.append(gettext(exc.message, **exc.params))
-        return _reward_page(reward_id, {name: form}, exc.status)
-    flash(done())
-    return redirect(url_for("rewards.reward", reward_id=reward_id), code=303)
-
-
-def _services() -> tuple[Session, Clock, Settings]:
-    return db_session(), clock(), settings_of()
+    """Run one service from ``form``; the reward page again with the problem on the form."""
+    return act(
+        form,
+        call,
+        again=lambda status: _reward_page(reward_id, {name: form}, status),
+        done=done,
+        to=url_for("rewards.reward", reward_id=reward_id),
+    )
 
 
 @bp.post("/<uuid:reward_id>/decision")
@@ -263,7 +239,7 @@ def record_decision(reward_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
     def call(user: User) -> None:
         kind = RewardKind(form.kind.data)
         rewards.record_penalty_decision(
-            *_services(),
+            *services(),
             user,
             reward_id,
             decision=rewards.PenaltyDecision(
@@ -298,7 +274,7 @@ def calculate(reward_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         "calculate",
         form,
         lambda user: rewards.calculate(
-            *_services(),
+            *services(),
             user,
             reward_id,
             exclusions=list(form.exclusions.data or []),
@@ -318,7 +294,7 @@ def send_back(reward_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         reward_id,
         "send_back",
         form,
-        lambda user: rewards.send_back(*_services(), user, reward_id, note=form.note.data or ""),
+        lambda user: rewards.send_back(*services(), user, reward_id, note=form.note.data or ""),
         done=lambda: gettext("The calculation is sent back."),
     )
 
@@ -331,7 +307,7 @@ def approve(reward_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         reward_id,
         "approve",
         ActionForm(prefix="approve"),
-        lambda user: rewards.approve(*_services(), user, reward_id),
+        lambda user: rewards.approve(*services(), user, reward_id),
         done=lambda: gettext("The reward is approved."),
     )
 
@@ -344,7 +320,7 @@ def offer(reward_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         reward_id,
         "offer",
         ActionForm(prefix="offer"),
-        lambda user: rewards.offer(*_services(), user, reward_id),
+        lambda user: rewards.offer(*services(), user, reward_id),
         done=lambda: gettext("The reward is offered; the reporter sees it on the status page."),
     )
 
@@ -358,7 +334,7 @@ def record_payment(reward_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
     def call(user: User) -> None:
         paid_on: dt.date = form.paid_on.data
         rewards.record_payment(
-            *_services(),
+            *services(),
             user,
             reward_id,
             payment=rewards.Payment(

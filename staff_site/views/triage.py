@@ -17,13 +17,11 @@ import datetime as dt
 import itertools
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from flask import (
     Blueprint,
     Response,
-    flash,
-    redirect,
     render_template,
     request,
     stream_with_context,
@@ -32,17 +30,15 @@ from flask import (
 from flask_babel import gettext
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from werkzeug.wrappers.response import Response as BaseResponse
 from wtforms.fields.choices import SelectChoice
 
 from cases import services as cases
 from cases.models import HazardCase
 from core.accounts.models import Role, User
-from core.clock import SHANGHAI, Clock, local
+from core.clock import SHANGHAI, local
 from core.errors import DomainError, Forbidden, NotFound
 from core.keys.errors import NoPersonalKey
-from core.settings import Settings
 from core.web import clock, db_session, rollback_request, settings_of
 from intake import media
 from intake.models import CONCLUDED_STATES, Channel, NotAcceptedReason, TipCategory, TipState
@@ -72,6 +68,7 @@ from staff_site.forms.triage import (
     TransferForm,
     reason_label,
 )
+from staff_site.views.common import act, blank_form, refused_errors, services
 from triage import services as triage
 from triage.deadlines import end_of_day_after, last_day
 from triage.errors import BadCursor, NoTipKey
@@ -82,7 +79,6 @@ bp = Blueprint("triage", __name__, url_prefix="/triage")
 
 PAGE_SIZE = 50
 
-F = TypeVar("F", bound=FlaskForm)
 
 #: What a detected file kind is served as; only these images are shown inline.
 _CONTENT_TYPES: dict[media.FileKind, str] = {
@@ -228,11 +224,6 @@ def queue() -> str | tuple[str, int]:
 # ---------------------------------------------------------------- the tip page
 
 
-def _blank(cls: type[F], name: str) -> F:
-    """An action form not submitted in this request (never bound to another form's data)."""
-    return cast(F, cls(formdata=None, prefix=name))
-
-
 def _offered(opened: triage.TriageTip, now: dt.datetime, objection_days: int) -> dict[str, Any]:
     """Which action forms to show: the transition table's actions from the tip's state, less
     what the service's own guards would refuse now (the services check again)."""
@@ -297,31 +288,25 @@ def _tip_page(
             # Loading: the case this tip opened, if any (so the form is not offered twice).
             case_id = session.scalar(select(HazardCase.id).where(HazardCase.tip_id == tip_id))
         forms = {
-            "accept": _blank(ActionForm, "accept"),
-            "not_accept": _blank(NotAcceptForm, "not_accept"),
-            "transfer": _blank(TransferForm, "transfer"),
-            "start_verification": _blank(ActionForm, "start_verification"),
-            "extend_verification": _blank(ExtendForm, "extend_verification"),
-            "conclude": _blank(ConcludeForm, "conclude"),
-            "conclude_recheck": _blank(ConcludeForm, "conclude_recheck"),
-            "close": _blank(ActionForm, "close"),
-            "mark_duplicate": _blank(DuplicateForm, "mark_duplicate"),
-            "ask": _blank(QuestionForm, "ask"),
-            "note": _blank(NoteForm, "note"),
-            "case": _blank(CaseForm, "case"),
+            "accept": blank_form(ActionForm, "accept"),
+            "not_accept": blank_form(NotAcceptForm, "not_accept"),
+            "transfer": blank_form(TransferForm, "transfer"),
+            "start_verification": blank_form(ActionForm, "start_verification"),
+            "extend_verification": blank_form(ExtendForm, "extend_verification"),
+            "conclude": blank_form(ConcludeForm, "conclude"),
+            "conclude_recheck": blank_form(ConcludeForm, "conclude_recheck"),
+            "close": blank_form(ActionForm, "close"),
+            "mark_duplicate": blank_form(DuplicateForm, "mark_duplicate"),
+            "ask": blank_form(QuestionForm, "ask"),
+            "note": blank_form(NoteForm, "note"),
+            "case": blank_form(CaseForm, "case"),
             **(submitted or {}),
         }
     shown = set(offered["actions"]) | {"note"}
     shown |= {"ask"} if offered["ask"] else set()
     shown |= {"case"} if offered["case"] and case_id is None else set()
     # A refused step whose form is not on the page (the state has moved on): say why on top.
-    refused = [
-        str(error)
-        for name, form in (submitted or {}).items()
-        if name not in shown
-        for errors in form.errors.values()
-        for error in errors
-    ]
+    refused = refused_errors(submitted, shown)
     return render_template(
         "staff_site/triage/tip.html",
         refused=refused,
@@ -420,24 +405,14 @@ def _act(
     done: Callable[[], str],
     anchor: str = "",
 ) -> BaseResponse | tuple[str, int]:
-    """Validate ``form``, run ``call`` (one service), redirect with a flash; or show the tip
-    page again with the problem on the form."""
-    if not form.validate_on_submit():
-        return _tip_page(tip_id, {name: form}, 400)
-    try:
-        call(current_user())
-    except (Forbidden, NotFound):
-        raise
-    except DomainError as exc:
-        rollback_request()
-        form.form_errors.append(gettext(exc.message, **exc.params))
-        return _tip_page(tip_id, {name: form}, exc.status)
-    flash(done())
-    return redirect(url_for("triage.tip", tip_id=tip_id, _anchor=anchor or None), code=303)
-
-
-def _services() -> tuple[Session, Clock, Settings]:
-    return db_session(), clock(), settings_of()
+    """Run one service from ``form``; the tip page again with the problem on the form."""
+    return act(
+        form,
+        call,
+        again=lambda status: _tip_page(tip_id, {name: form}, status),
+        done=done,
+        to=url_for("triage.tip", tip_id=tip_id, _anchor=anchor or None),
+    )
 
 
 @bp.post("/tips/<uuid:tip_id>/accept")
@@ -448,7 +423,7 @@ def accept(tip_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         tip_id,
         "accept",
         ActionForm(prefix="accept"),
-        lambda user: triage.accept(*_services(), user, tip_id),
+        lambda user: triage.accept(*services(), user, tip_id),
         done=lambda: gettext("The report is accepted."),
     )
 
@@ -463,7 +438,7 @@ def not_accept(tip_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         "not_accept",
         form,
         lambda user: triage.not_accept(
-            *_services(),
+            *services(),
             user,
             tip_id,
             personal_key=personal_key(),
@@ -484,7 +459,7 @@ def transfer(tip_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         "transfer",
         form,
         lambda user: triage.transfer(
-            *_services(),
+            *services(),
             user,
             tip_id,
             personal_key=personal_key(),
@@ -503,7 +478,7 @@ def start_verification(tip_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         tip_id,
         "start_verification",
         ActionForm(prefix="start_verification"),
-        lambda user: triage.start_verification(*_services(), user, tip_id),
+        lambda user: triage.start_verification(*services(), user, tip_id),
         done=lambda: gettext("Verification has started; the deadline is set."),
     )
 
@@ -518,7 +493,7 @@ def extend_verification(tip_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         "extend_verification",
         form,
         lambda user: triage.extend_verification(
-            *_services(),
+            *services(),
             user,
             tip_id,
             personal_key=personal_key(),
@@ -539,7 +514,7 @@ def conclude(tip_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         "conclude",
         form,
         lambda user: triage.conclude(
-            *_services(),
+            *services(),
             user,
             tip_id,
             personal_key=personal_key(),
@@ -562,7 +537,7 @@ def conclude_recheck(tip_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         "conclude_recheck",
         form,
         lambda user: triage.conclude_recheck(
-            *_services(),
+            *services(),
             user,
             tip_id,
             personal_key=personal_key(),
@@ -581,7 +556,7 @@ def close(tip_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         tip_id,
         "close",
         ActionForm(prefix="close"),
-        lambda user: triage.close(*_services(), user, tip_id),
+        lambda user: triage.close(*services(), user, tip_id),
         done=lambda: gettext("The report is closed."),
     )
 
@@ -596,7 +571,7 @@ def mark_duplicate(tip_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         "mark_duplicate",
         form,
         lambda user: triage.mark_duplicate(
-            *_services(), user, tip_id, original_id=uuid.UUID(form.original.data or "")
+            *services(), user, tip_id, original_id=uuid.UUID(form.original.data or "")
         ),
         done=lambda: gettext("The report is marked as a duplicate of an earlier report."),
     )
@@ -612,7 +587,7 @@ def ask(tip_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         "ask",
         form,
         lambda user: triage.ask_reporter(
-            *_services(), user, tip_id, personal_key=personal_key(), body=form.body.data or ""
+            *services(), user, tip_id, personal_key=personal_key(), body=form.body.data or ""
         ),
         done=lambda: gettext("Your question is sent to the reporter."),
         anchor="thread",
@@ -629,7 +604,7 @@ def note(tip_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         "note",
         form,
         lambda user: triage.add_note(
-            *_services(), user, tip_id, personal_key=personal_key(), body=form.body.data or ""
+            *services(), user, tip_id, personal_key=personal_key(), body=form.body.data or ""
         ),
         done=lambda: gettext("The internal note is saved."),
         anchor="notes",
@@ -670,7 +645,7 @@ def open_case(tip_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
         "case",
         form,
         lambda user: cases.open_case_from_tip(
-            *_services(),
+            *services(),
             user,
             tip_id,
             personal_key=personal_key(),

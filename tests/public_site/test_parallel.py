@@ -9,13 +9,12 @@ every request opens its own database session, as under gunicorn.
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import db
@@ -25,49 +24,26 @@ from core.keys import services as keys
 from core.settings import Settings
 from intake import services
 from intake.models import Tip, TipToken
-from migrations import load_models
 from public_site.limits import limiter_of
 from registry.models import Division
 from registry.services import load_default_divisions
-from tests.conftest import TEST_DATABASE_URL, make_settings
+from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL, committed_database, make_settings
 from tests.public_site.conftest import tip_fields
 
-ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
 SUBMISSIONS = 50 if ON_POSTGRES else 12
 
 
 @pytest.fixture
 def committed(tmp_path: Path) -> Iterator[tuple[Settings, sessionmaker[Session]]]:
-    settings = make_settings(tmp_path, TEST_DATABASE_URL)
-    if ON_POSTGRES:
-        schema = f"parallel_{secrets.token_hex(4)}"
-        admin = create_engine(TEST_DATABASE_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine: Engine = create_engine(
-            TEST_DATABASE_URL,
-            hide_parameters=True,
-            pool_size=SUBMISSIONS,
-            connect_args={"options": f"-csearch_path={schema}"},
-        )
-    else:
-        settings = settings.with_changes(database_url=f"sqlite:///{tmp_path / 'parallel.sqlite3'}")
-        engine = db.make_engine(settings)
-    load_models().create_all(engine)
-    factory = db.make_session_factory(engine)
-    clock = SystemClock()
-    with db.unit_of_work(factory) as session:
-        load_default_divisions(session, clock, SYSTEM_ACTOR)
-        services.initialise_token_params(session, clock, calibrate=False)
-        keys.init_recovery(session, clock, settings, SYSTEM_ACTOR)
-    try:
+    base = make_settings(tmp_path, TEST_DATABASE_URL)
+    with committed_database(base, tmp_path, "parallel", pool_size=SUBMISSIONS) as database:
+        settings, factory = database.settings, db.make_session_factory(database.engine)
+        clock = SystemClock()
+        with db.unit_of_work(factory) as session:
+            load_default_divisions(session, clock, SYSTEM_ACTOR)
+            services.initialise_token_params(session, clock, calibrate=False)
+            keys.init_recovery(session, clock, settings, SYSTEM_ACTOR)
         yield settings, factory
-    finally:
-        engine.dispose()
-        if ON_POSTGRES:
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
 
 
 def test_parallel_submissions_give_as_many_tips_and_distinct_tokens(

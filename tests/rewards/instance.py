@@ -5,14 +5,13 @@ its own unit of work, as requests and CLI commands do."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import db
@@ -25,16 +24,19 @@ from core.keys.pins import KeyPins
 from core.settings import Settings
 from intake import services as intake_services
 from intake.models import Channel, Relationship, TipCategory, TipState
-from migrations import load_models
 from registry.models import Division
 from registry.services import load_default_divisions
 from rewards import services as rewards
 from rewards.models import PaymentMethod, Reward, RewardKind, RewardState
-from tests.conftest import DEFAULT_PASSWORD, TEST_DATABASE_URL, make_settings
+from tests.conftest import (
+    DEFAULT_PASSWORD,
+    TEST_DATABASE_URL,
+    CommittedDatabase,
+    committed_database,
+    make_settings,
+)
 from triage import services as triage
 from triage.deadlines import local_date
-
-ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
 
 
 @dataclass
@@ -188,25 +190,18 @@ class Instance:
 
 @pytest.fixture
 def committed(tmp_path: Path) -> Iterator[Instance]:
-    settings = make_settings(tmp_path, TEST_DATABASE_URL)
-    schema = None
-    admin = None
-    if ON_POSTGRES:
-        schema = f"rewards_{secrets.token_hex(4)}"
-        admin = create_engine(TEST_DATABASE_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine: Engine = create_engine(
-            TEST_DATABASE_URL,
-            hide_parameters=True,
-            pool_size=10,
-            connect_args={"options": f"-csearch_path={schema}"},
-        )
-    else:
-        settings = settings.with_changes(database_url=f"sqlite:///{tmp_path / 'rewards.sqlite3'}")
-        engine = db.make_engine(settings)
-    load_models().create_all(engine)
-    inst = Instance(settings, db.make_session_factory(engine), engine, schema)
+    base = make_settings(tmp_path, TEST_DATABASE_URL)
+    with committed_database(base, tmp_path, "rewards", pool_size=10) as database:
+        yield _instance(database)
+
+
+def _instance(database: CommittedDatabase) -> Instance:
+    inst = Instance(
+        database.settings,
+        db.make_session_factory(database.engine),
+        database.engine,
+        database.schema,
+    )
     with db.unit_of_work(inst.factory) as session:
         load_default_divisions(session, inst.clock, SYSTEM_ACTOR)
         intake_services.initialise_token_params(session, inst.clock, calibrate=False)
@@ -220,11 +215,4 @@ def committed(tmp_path: Path) -> Iterator[Instance]:
     inst.make_staff("officer2", {Role.FINANCE_OFFICER}, keys.FINANCE)
     inst.make_staff("approver", {Role.FINANCE_APPROVER}, keys.FINANCE)
     inst.make_staff("approver2", {Role.FINANCE_APPROVER}, keys.FINANCE)
-    try:
-        yield inst
-    finally:
-        engine.dispose()
-        if admin is not None:
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
+    return inst

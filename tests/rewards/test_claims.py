@@ -31,10 +31,10 @@ from rewards import errors
 from rewards import services as rewards
 from rewards.models import PaymentMethod, Reward, RewardState
 from rewards.services.claims import CLAIM_KIND, PAYMENT_FIELD
-from tests.conftest import csrf_token
+from tests.conftest import ON_POSTGRES, csrf_token
 from tests.intake.test_canary import as_bytes, canary, find, flatten, pg_dump, text_needles
 from tests.rewards.conftest import BANK, RewardWorld
-from tests.rewards.instance import ON_POSTGRES, Instance, committed
+from tests.rewards.instance import Instance, committed
 from triage import services as triage
 
 __all__ = ["committed"]

@@ -27,7 +27,8 @@ from intake import services as intake_services
 from rewards import errors
 from rewards import services as rewards
 from rewards.models import PaymentMethod, Reward, RewardState, RewardTransition
-from tests.rewards.instance import ON_POSTGRES, Instance, committed
+from tests.conftest import ON_POSTGRES
+from tests.rewards.instance import Instance, committed
 from triage.deadlines import local_date
 
 __all__ = ["committed"]

@@ -8,7 +8,6 @@ claim's unique key) or a scratch SQLite file (where it waits for the writer's lo
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import db
@@ -26,48 +25,25 @@ from core.keys import services as keys
 from intake import services as intake_services
 from intake.models import Tip
 from intake.wechat import conversation
-from migrations import load_models
 from public_site import create_app
 from public_site.limits import limiter_of
 from registry.services import load_default_divisions
-from tests.conftest import TEST_DATABASE_URL, make_settings
+from tests.conftest import ON_POSTGRES, TEST_DATABASE_URL, committed_database, make_settings
 from tests.wechat.conftest import Delivery, FakeApi, WeChat, message_xml, wechat_settings
-
-ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
 
 
 @pytest.fixture
 def committed(tmp_path: Path, fake_api: FakeApi) -> Iterator[tuple[Flask, sessionmaker[Session]]]:
-    settings = wechat_settings(make_settings(tmp_path, TEST_DATABASE_URL), fake_api.url)
-    schema = f"wechat_{secrets.token_hex(4)}"
-    if ON_POSTGRES:
-        admin = create_engine(TEST_DATABASE_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine: Engine = create_engine(
-            TEST_DATABASE_URL,
-            hide_parameters=True,
-            connect_args={"options": f"-csearch_path={schema}"},
-        )
-    else:
-        settings = settings.with_changes(database_url=f"sqlite:///{tmp_path / 'wechat.sqlite3'}")
-        engine = db.make_engine(settings)
-    load_models().create_all(engine)
-    factory = db.make_session_factory(engine)
-    with db.unit_of_work(factory) as session:
-        load_default_divisions(session, SystemClock(), SYSTEM_ACTOR)
-        intake_services.initialise_token_params(session, SystemClock(), calibrate=False)
-        keys.init_recovery(session, SystemClock(), settings, SYSTEM_ACTOR)
-    app = create_app(settings, session_factory=factory)
-    limiter_of(app).enabled = False
-    try:
+    base = wechat_settings(make_settings(tmp_path, TEST_DATABASE_URL), fake_api.url)
+    with committed_database(base, tmp_path, "wechat") as database:
+        settings, factory = database.settings, db.make_session_factory(database.engine)
+        with db.unit_of_work(factory) as session:
+            load_default_divisions(session, SystemClock(), SYSTEM_ACTOR)
+            intake_services.initialise_token_params(session, SystemClock(), calibrate=False)
+            keys.init_recovery(session, SystemClock(), settings, SYSTEM_ACTOR)
+        app = create_app(settings, session_factory=factory)
+        limiter_of(app).enabled = False
         yield app, factory
-    finally:
-        engine.dispose()
-        if ON_POSTGRES:
-            with admin.begin() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
 
 
 def test_a_concurrent_retry_waits_for_the_first_and_gets_its_reply(

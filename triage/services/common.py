@@ -20,7 +20,6 @@ lost the role reads nothing through the services.
 
 from __future__ import annotations
 
-import datetime as dt
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
@@ -40,7 +39,6 @@ from crypto import envelope
 from crypto.errors import CryptoError
 from intake.errors import TipDamaged
 from intake.models import Tip, TipKey, TipState
-from intake.services import hour_of
 from triage import errors
 from triage.models import TipTransition
 from triage.workflow import Action, check
@@ -232,19 +230,6 @@ def check_reporter_key(tip: Tip, key: bytes) -> None:
 
 
 # ---------------------------------------------------------------- transitions
-
-
-__all__ = ["hour_of"]  # re-exported for the other triage modules
-
-
-class HourClock:
-    """The hour of the wrapped clock: reporter actions are timed to the hour only."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-
-    def now(self) -> dt.datetime:
-        return hour_of(self._clock.now())
 
 
 def transition(

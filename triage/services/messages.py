@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.accounts.models import User
 from core.audit import services as audit
 from core.audit.services import actor_of
-from core.clock import Clock
+from core.clock import Clock, hour_of
 from core.settings import Settings
 from crypto import envelope
 from crypto.errors import CryptoError
@@ -33,7 +33,6 @@ from triage.services.common import (
     NOTE_KIND,
     clean_text,
     data_key,
-    hour_of,
     officer_tip,
 )
 

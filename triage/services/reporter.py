@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
 from core.audit import services as audit
 from core.audit.services import REPORTER_ACTOR
-from core.clock import Clock
+from core.clock import Clock, HourClock, hour_of
+from core.errors import N_
 from core.settings import Settings
 from intake.access import ReporterAccess
 from intake.models import CONCLUDED_STATES, MessageAuthor, NotAcceptedReason, Tip, TipState
@@ -26,10 +28,8 @@ from rewards.services.claims import ReporterReward, reporter_offer
 from triage import errors
 from triage.deadlines import end_of_day_after, last_day, local_date
 from triage.services.common import (
-    HourClock,
     check_reporter_key,
     clean_text,
-    hour_of,
     load_tip,
     open_tip_text,
     seal_tip_text,
@@ -56,7 +56,8 @@ class ReporterState(enum.StrEnum):
     CLOSED = "closed"
 
 
-_PLAIN = {
+#: A tip state in the reporter's words.
+PLAIN_STATES: Mapping[TipState, ReporterState] = {
     TipState.SUBMITTED: ReporterState.RECEIVED,
     TipState.ACCEPTED: ReporterState.ACCEPTED,
     TipState.NOT_ACCEPTED: ReporterState.NOT_ACCEPTED,
@@ -69,6 +70,60 @@ _PLAIN = {
     TipState.RECHECKED: ReporterState.RECHECKED,
     TipState.DUPLICATE: ReporterState.ALREADY_HANDLED,
     TipState.CLOSED: ReporterState.CLOSED,
+}
+
+# What the reporter is told, on the web and in WeChat: English msgids, translated where shown.
+STATE_LABELS: Mapping[ReporterState, str] = {
+    ReporterState.RECEIVED: N_("Received"),
+    ReporterState.ACCEPTED: N_("Accepted"),
+    ReporterState.NOT_ACCEPTED: N_("Not accepted"),
+    ReporterState.TRANSFERRED: N_("Passed to another authority"),
+    ReporterState.VERIFYING: N_("Being verified"),
+    ReporterState.CONCLUDED: N_("Verification concluded"),
+    ReporterState.RECHECKING: N_("Being checked again after your objection"),
+    ReporterState.RECHECKED: N_("Checked again"),
+    ReporterState.ALREADY_HANDLED: N_("Already being handled"),
+    ReporterState.CLOSED: N_("Closed"),
+}
+STATE_EXPLANATIONS: Mapping[ReporterState, str] = {
+    ReporterState.RECEIVED: N_(
+        "Your report has arrived and is waiting for a triage officer to decide whether it is "
+        "accepted for verification."
+    ),
+    ReporterState.ACCEPTED: N_("Your report was accepted; verification will start."),
+    ReporterState.NOT_ACCEPTED: N_(
+        "Your report was not accepted. The reason is given below when there is one."
+    ),
+    ReporterState.TRANSFERRED: N_(
+        "Your report concerns another authority and was passed on to it."
+    ),
+    ReporterState.VERIFYING: N_(
+        "Officers are verifying your report against the official judgment standards."
+    ),
+    ReporterState.CONCLUDED: N_("The verification has ended; its conclusion is below."),
+    ReporterState.RECHECKING: N_(
+        "You objected to the conclusion; the report is being checked again."
+    ),
+    ReporterState.RECHECKED: N_("The report was checked again after your objection."),
+    ReporterState.ALREADY_HANDLED: N_(
+        "The matter you reported is already being handled under an earlier report. You do "
+        "not need to do anything."
+    ),
+    ReporterState.CLOSED: N_("The handling of your report has ended."),
+}
+#: The conclusion of a verification or re-check (``intake.models.CONCLUDED_STATES``).
+OUTCOME_LABELS: Mapping[TipState, str] = {
+    TipState.SUBSTANTIATED: N_("Confirmed"),
+    TipState.PARTLY_SUBSTANTIATED: N_("Partly confirmed"),
+    TipState.UNSUBSTANTIATED: N_("Not confirmed"),
+}
+NOT_ACCEPTED_REASON_LABELS: Mapping[NotAcceptedReason, str] = {
+    NotAcceptedReason.OUTSIDE_REMIT: N_("It is outside this bureau's remit."),
+    NotAcceptedReason.NO_CLEAR_TARGET_OR_FACTS: N_(
+        "It names no clear place or facts that could be verified."
+    ),
+    NotAcceptedReason.ALREADY_ACCEPTED: N_("The same matter has already been accepted."),
+    NotAcceptedReason.OTHER_PROCEDURE: N_("It must be dealt with through another legal procedure."),
 }
 
 
@@ -139,7 +194,7 @@ def reporter_status(
     now = clock.now()
     deadline = tip.due_at
     return ReporterStatus(
-        state=_PLAIN[tip.state],
+        state=PLAIN_STATES[tip.state],
         submitted_on=local_date(tip.submitted_at),
         deadline=None if deadline is None else last_day(deadline),
         extension_days=tip.extension_days,
