@@ -60,6 +60,14 @@ ROUTE_LIMITS: dict[str, tuple[RouteLimit, ...]] = {
     # Claiming and declining a reward ask for the token again (a token derivation each).
     "claims.claim": (RouteLimit(TOKEN_ENTRIES), RouteLimit(TOKEN_ENTRIES_OVERALL, overall=True)),
     "claims.decline": (RouteLimit(TOKEN_ENTRIES), RouteLimit(TOKEN_ENTRIES_OVERALL, overall=True)),
+    "api.claim_reward": (
+        RouteLimit(TOKEN_ENTRIES),
+        RouteLimit(TOKEN_ENTRIES_OVERALL, overall=True),
+    ),
+    "api.decline_reward": (
+        RouteLimit(TOKEN_ENTRIES),
+        RouteLimit(TOKEN_ENTRIES_OVERALL, overall=True),
+    ),
     "api.create_tip": (RouteLimit(SUBMISSIONS),),
     "api.create_session": (
         RouteLimit(TOKEN_ENTRIES),

@@ -104,6 +104,7 @@ class ClaimDetailsInvalid(InvalidInput):
 
 
 class AccountNumberInvalid(InvalidInput):
+    field = "account_number"
     message = N_("An account number is 8 to 30 digits.")
 
 

@@ -66,6 +66,7 @@ from intake.wechat.models import CachedReply, Conversation, Photo, PhotoState
 from intake.wechat.protocol import Message
 from intake.wechat.texts import EN, ZH, translate
 from registry.services import get_facility_hit, list_divisions, search_facilities
+from rewards.services import ReporterReward, ReporterRewardState
 from triage.services import ReporterState, ReporterStatus, reporter_status
 
 #: A conversation is discarded this long after its last message.
@@ -1113,26 +1114,19 @@ class _Turn:
                 question=texts.clip(question, 200),
                 status_url=self.links.status_url,
             )
-        self.reward_lines(tip_id)
+        self.reward_lines(status.reward)
 
-    def reward_lines(self, tip_id: uuid.UUID) -> None:
-        try:
-            from rewards.services.claims import reporter_offer
-        except ImportError:  # a build without the reward lifecycle
-            return
-        reward = reporter_offer(
-            self.session, self.clock, tip_id, reminder_days=self.settings.reward_reminder_days
-        )
+    def reward_lines(self, reward: ReporterReward | None) -> None:
         if reward is None:
             return
         lang = self.draft.lang
         amount = texts.yuan(reward.amount_fen) if reward.amount_fen is not None else ""
-        state = reward.state.value
-        if state == "considering":
+        state = reward.state
+        if state is ReporterRewardState.CONSIDERING:
             self.say(N_("A reward for your report is being worked out."))
-        elif state == "not_eligible":
+        elif state is ReporterRewardState.NOT_ELIGIBLE:
             self.say(N_("Your report does not qualify for a reward."))
-        elif state == "offered" and reward.claim_deadline is not None:
+        elif state is ReporterRewardState.OFFERED and reward.claim_deadline is not None:
             self.say(
                 N_(
                     "A reward of %(amount)s yuan is offered to you. Claim it on the web with "
@@ -1142,17 +1136,17 @@ class _Turn:
                 date=texts.date(lang, reward.claim_deadline),
                 status_url=self.links.status_url,
             )
-        elif state == "claimed":
+        elif state is ReporterRewardState.CLAIMED:
             self.say(N_("You claimed your reward of %(amount)s yuan."), amount=amount)
-        elif state == "paid" and reward.paid_on is not None:
+        elif state is ReporterRewardState.PAID and reward.paid_on is not None:
             self.say(
                 N_("Your reward of %(amount)s yuan was paid on %(date)s."),
                 amount=amount,
                 date=texts.date(lang, reward.paid_on),
             )
-        elif state == "expired":
+        elif state is ReporterRewardState.EXPIRED:
             self.say(N_("The reward offer has expired."))
-        elif state == "declined":
+        elif state is ReporterRewardState.DECLINED:
             self.say(N_("You declined the reward."))
 
     def subscribe(self, content: str) -> None:

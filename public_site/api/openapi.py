@@ -18,6 +18,14 @@ from intake.models import (
 )
 from intake.services import DESCRIPTION_MAX, DESCRIPTION_MIN, SHORT_TEXT_MAX
 from registry.models import FacilityStatus
+from rewards.models import PaymentMethod
+from rewards.services import ReporterRewardState
+from rewards.services.claims import (
+    ACCOUNT_DIGITS_MAX,
+    ACCOUNT_DIGITS_MIN,
+    ACCOUNT_NAME_MAX,
+    BANK_MAX,
+)
 from triage.services import ReporterState
 from triage.services.common import TEXT_MAX
 
@@ -40,7 +48,8 @@ def _errors(*statuses: int) -> dict[str, Any]:
         400: "Malformed request (not JSON, or not parseable).",
         401: "Missing, ended or unknown bearer credential.",
         404: "No report matches the tracking token.",
-        409: "Not possible in the report's current state (closed; objection window ended).",
+        409: "Not possible in the report's current state (closed; objection window ended; "
+        "no open reward offer).",
         413: "The request is larger than the service accepts.",
         415: "Wrong content type, or a file of a kind that is not accepted.",
         422: "A value is not acceptable; `fields` names it.",
@@ -114,6 +123,7 @@ STATUS_PROPERTIES: dict[str, Any] = {
         "type": "boolean",
         "description": "The matter is already being handled under an earlier report.",
     },
+    "reward": {"oneOf": [{"$ref": "#/components/schemas/Reward"}, {"type": "null"}]},
 }
 
 
@@ -299,6 +309,82 @@ def _schemas() -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {"body": _text(TEXT_MAX, "The message (encrypted).") | {"minLength": 1}},
         },
+        "Reward": {
+            "type": "object",
+            "description": "The reward of the report, as its reporter sees it.",
+            "required": [
+                "state",
+                "amount_fen",
+                "offered_on",
+                "claim_deadline",
+                "days_left",
+                "remind",
+                "can_claim",
+                "claimed_on",
+                "payment_method",
+                "paid_on",
+                "ended_on",
+            ],
+            "properties": {
+                "state": {"type": "string", "enum": [s.value for s in ReporterRewardState]},
+                "amount_fen": {
+                    "type": ["integer", "null"],
+                    "description": "In fen (1/100 yuan); shown from the offer on.",
+                },
+                "offered_on": _date(),
+                "claim_deadline": {**_date(), "description": "Last day to claim."},
+                "days_left": {"type": ["integer", "null"], "description": "While offered."},
+                "remind": {"type": "boolean", "description": "The claim deadline is near."},
+                "can_claim": {
+                    "type": "boolean",
+                    "description": "POST /reward/claim and /reward/decline are possible now.",
+                },
+                "claimed_on": _date(),
+                "payment_method": {
+                    "type": ["string", "null"],
+                    "enum": [*(m.value for m in PaymentMethod), None],
+                },
+                "paid_on": _date(),
+                "ended_on": {**_date(), "description": "Declined or expired on."},
+            },
+        },
+        "ClaimInput": {
+            "type": "object",
+            "required": ["token", "method"],
+            "additionalProperties": False,
+            "properties": {
+                "token": {"type": "string", "description": "The tracking token, typed again."},
+                "method": {"type": "string", "enum": [m.value for m in PaymentMethod]},
+                "account_name": _text(ACCOUNT_NAME_MAX, "Bank transfer: the account holder."),
+                "bank": _text(BANK_MAX, "Bank transfer: the bank and branch."),
+                "account_number": {
+                    "type": "string",
+                    "maxLength": 60,
+                    "description": f"Bank transfer: {ACCOUNT_DIGITS_MIN} to "
+                    f"{ACCOUNT_DIGITS_MAX} digits (spaces and dashes allowed).",
+                },
+            },
+        },
+        "ClaimReceipt": {
+            "type": "object",
+            "required": ["method", "claim_code"],
+            "properties": {
+                "method": {"type": "string", "enum": [m.value for m in PaymentMethod]},
+                "claim_code": {
+                    "type": ["string", "null"],
+                    "description": "Collection in person: the code to show at the bureau. "
+                    "Shown once; it cannot be retrieved later.",
+                },
+            },
+        },
+        "DeclineInput": {
+            "type": "object",
+            "required": ["token"],
+            "additionalProperties": False,
+            "properties": {
+                "token": {"type": "string", "description": "The tracking token, typed again."}
+            },
+        },
         "ObjectionInput": {
             "type": "object",
             "required": ["reason"],
@@ -442,6 +528,39 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "204": {"description": "Received; the report is checked again."},
                         **_errors(400, 401, 409, 413, 415, 422, 429),
+                    },
+                }
+            },
+            "/reward/claim": {
+                "post": {
+                    "operationId": "claimReward",
+                    "summary": "Claim the offered reward (payment details sealed to finance only)",
+                    "security": [{"reporter": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("ClaimInput")}},
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Claimed.",
+                            "content": {"application/json": {"schema": _ref("ClaimReceipt")}},
+                        },
+                        **_errors(400, 401, 404, 409, 413, 415, 422, 429, 503),
+                    },
+                }
+            },
+            "/reward/decline": {
+                "post": {
+                    "operationId": "declineReward",
+                    "summary": "Decline the offered reward (final)",
+                    "security": [{"reporter": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("DeclineInput")}},
+                    },
+                    "responses": {
+                        "204": {"description": "Declined."},
+                        **_errors(400, 401, 404, 409, 413, 415, 422, 429),
                     },
                 }
             },

@@ -12,6 +12,7 @@ from flask_babel import force_locale, gettext
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from core.errors import DomainError, InvalidInput
+from core.keys.pins import KeyPins
 from core.web import JSON_ERROR_CODES, clock, db_session, rollback_request, settings_of
 from intake import errors as intake_errors
 from intake import media
@@ -41,11 +42,16 @@ from public_site.labels import (
     state_label,
 )
 from registry.services import SEARCH_MAX, FacilityHit, list_divisions, search_facilities
+from rewards import services as rewards
+from rewards.models import PaymentMethod
+from rewards.services import ClaimDetails, ReporterReward
 from triage.services import ReporterStatus, reporter_object, reporter_reply, reporter_status
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 #: Service field names that the API calls otherwise.
+CLAIM_DETAIL_KEYS = ("account_name", "bank", "account_number")
+CLAIM_KEYS = frozenset({"token", "method", *CLAIM_DETAIL_KEYS})
 API_FIELDS = {"division_id": "division", "observed_when": "observed_at", "attachments": "files"}
 TIP_KEYS = frozenset(
     {
@@ -255,7 +261,7 @@ def _date(value: dt.date | None) -> str | None:
 
 def _status_json(status: ReporterStatus) -> dict[str, Any]:
     """The handling of the report (``triage.services.reporter_status``); dates are days in
-    Asia/Shanghai (``YYYY-MM-DD``). The reward offer is added by the rewards issue."""
+    Asia/Shanghai (``YYYY-MM-DD``), with the reward when the report has one."""
     return {
         "state": status.state.value,
         "state_label": _labels(reporter_state_label(status.state)),
@@ -285,6 +291,27 @@ def _status_json(status: ReporterStatus) -> dict[str, Any]:
         ],
         "awaiting_reply": status.awaiting_reply,
         "already_handled": status.already_handled,
+        "reward": _reward_json(status.reward),
+    }
+
+
+def _reward_json(reward: ReporterReward | None) -> dict[str, Any] | None:
+    """The reward of the report as its reporter sees it (``rewards.services.reporter_offer``);
+    amounts in fen, dates local days."""
+    if reward is None:
+        return None
+    return {
+        "state": reward.state.value,
+        "amount_fen": reward.amount_fen,
+        "offered_on": _date(reward.offered_on),
+        "claim_deadline": _date(reward.claim_deadline),
+        "days_left": reward.days_left,
+        "remind": reward.remind,
+        "can_claim": reward.can_claim,
+        "claimed_on": _date(reward.claimed_on),
+        "payment_method": None if reward.payment_method is None else reward.payment_method.value,
+        "paid_on": _date(reward.paid_on),
+        "ended_on": _date(reward.ended_on),
     }
 
 
@@ -416,6 +443,49 @@ def object_to_conclusion() -> tuple[str, int]:
     """The reporter's objection to the conclusion; 204. 409 outside the objection window,
     after an earlier objection or without a conclusion; 422 for the text."""
     _reporter_action("reason", reporter_object)
+    return "", 204
+
+
+def _claim_input() -> tuple[str, ClaimDetails]:
+    """``{"token", "method", "account_name", "bank", "account_number"}`` of a claim."""
+    data = _body_json()
+    problems = {name: gettext("Unknown field.") for name in sorted(set(data) - CLAIM_KEYS)}
+    token = _text_field(data, "token", problems)
+    method = data.get("method")
+    if not isinstance(method, str) or method not in {m.value for m in PaymentMethod}:
+        problems["method"] = gettext("Must be bank_transfer or in_person.")
+        method = PaymentMethod.IN_PERSON.value
+    details = {key: _text_field(data, key, problems) for key in CLAIM_DETAIL_KEYS}
+    if problems:
+        raise ApiError(422, gettext("The request is not valid."), problems)
+    return token, ClaimDetails(PaymentMethod(method), **details)
+
+
+@bp.post("/reward/claim")
+def claim_reward() -> tuple[Response, int]:
+    """Claim the offered reward: the token again, and the payment details, which are sealed to
+    the finance group. 201 with the method and, for collection in person, the claim code (shown
+    once). 409 without an open offer or after the claim deadline."""
+    access = _bearer_access()
+    token, details = _claim_input()
+    receipt = rewards.claim_reward(
+        db_session(),
+        clock(),
+        settings_of(),
+        access,
+        token_text=token,
+        details=details,
+        pins=KeyPins.for_settings(settings_of()),
+    )
+    return jsonify({"method": receipt.method.value, "claim_code": receipt.claim_code}), 201
+
+
+@bp.post("/reward/decline")
+def decline_reward() -> tuple[str, int]:
+    """Decline the offered reward (final): the token again. 204; 409 without an open offer."""
+    access = _bearer_access()
+    token = _text_body("token")
+    rewards.decline_reward(db_session(), clock(), settings_of(), access, token_text=token)
     return "", 204
 
 

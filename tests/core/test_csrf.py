@@ -30,6 +30,8 @@ CSRF_EXEMPT: dict[str, str] = {
     "api.create_session": "JSON API: no cookies, anonymous",
     "api.send_message": "JSON API: no cookies, bearer credential",
     "api.object_to_conclusion": "JSON API: no cookies, bearer credential",
+    "api.claim_reward": "JSON API: no cookies, bearer credential",
+    "api.decline_reward": "JSON API: no cookies, bearer credential",
     "wechat.push": "WeChat server push: no cookies, authenticated by signature/msg_signature",
 }
 

@@ -203,6 +203,8 @@ def test_the_openapi_document(client: FlaskClient) -> None:
         "/tip",
         "/tip/messages",
         "/tip/objection",
+        "/reward/claim",
+        "/reward/decline",
         "/meta",
         "/facilities",
     }

@@ -81,6 +81,8 @@ def test_the_api_conforms_to_its_document(api_schema: Any, auth_headers: dict[st
         "GET /facilities",
         "GET /meta",
         "GET /tip",
+        "POST /reward/claim",
+        "POST /reward/decline",
         "POST /session",
         "POST /tip/messages",
         "POST /tip/objection",
