@@ -16,7 +16,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import CheckConstraint, Engine, create_engine, inspect, make_url, text
+from sqlalchemy import CheckConstraint, Engine, Enum, create_engine, inspect, make_url, text
 from sqlalchemy.pool import NullPool
 
 from core import db, migrate
@@ -112,3 +112,51 @@ def test_downgrade_to_base_and_up_again(empty_engine: Engine) -> None:
     assert not left, f"tables left after downgrade base: {left}"
     migrate.upgrade(empty_engine)
     assert not differences(empty_engine)
+
+
+def test_enum_check_constraints_allow_every_value(empty_engine: Engine) -> None:
+    """A CHECK of an enum column allows every member the model has (a member added later
+    needs a migration that replaces the constraint, not just a new column default)."""
+    migrate.upgrade(empty_engine)
+    inspector = inspect(empty_engine)
+    for table in load_models().sorted_tables:
+        found = {c["name"]: c["sqltext"] for c in inspector.get_check_constraints(table.name)}
+        for column in table.columns:
+            kind = column.type
+            if not isinstance(kind, Enum) or not kind.create_constraint or not kind.name:
+                continue
+            sqltext = found.get(f"ck_{table.name}_{kind.name}")
+            assert sqltext is not None, f"{table.name}.{column.name}: no CHECK"
+            missing = [value for value in kind.enums if f"'{value}'" not in sqltext]
+            assert not missing, f"{table.name}.{column.name}: CHECK refuses {missing}"
+
+
+def test_upgrade_keeps_registered_facilities(empty_engine: Engine) -> None:
+    """A facility registered under revision 0005 gets the type record of its old type."""
+    migrate.upgrade(empty_engine, "0005")
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO divisions (id, name, name_en, kind, management_area, sort_order, "
+                "active) VALUES (1, '测试镇', 'Test', 'town', '', 0, true)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO facilities (name, address, division_id, facility_type, status) "
+                "VALUES ('夕阳红托老所', '', 1, 'day_care_centre', 'operating'), "
+                "('福利院', '', 1, 'welfare_home', 'operating')"
+            )
+        )
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT f.name, t.code, f.key_supervision FROM facilities f "
+                "JOIN facility_types t ON t.id = f.facility_type_id ORDER BY f.name"
+            )
+        ).all()
+    assert sorted((name, code, bool(flag)) for name, code, flag in rows) == [
+        ("夕阳红托老所", "community_elderly_care", False),
+        ("福利院", "elderly_care_home", False),
+    ]
