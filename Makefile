@@ -11,6 +11,7 @@ PYTEST_ARGS ?=
 POSTGRES_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # The triage queue bench's size in `make bench` (issue 5 reports 1000000: about 3 minutes more).
 BENCH_TRIAGE_TIPS ?= 200000
+BENCH_SOAK_SECONDS ?= 600
 
 .PHONY: help run test test-sqlite test-postgres test-browser lint typecheck db-check bench \
         translations constraints clean install install-dev
@@ -23,7 +24,7 @@ help:
 	@echo "make lint           ruff check and ruff format --check"
 	@echo "make typecheck      mypy --strict on the packages"
 	@echo "make db-check       alembic upgrade head, then alembic check, on a scratch SQLite database"
-	@echo "make bench          benchmarks: public site and audit trail, tip crypto, tip storage, intake under load, triage queue (PostgreSQL)"
+	@echo "make bench          benchmarks: public site and audit trail, tip crypto, tip storage, intake under load, triage queue, 10-minute soak (PostgreSQL)"
 	@echo "make translations   extract the messages, update the zh_CN catalogue and compile it"
 	@echo "make constraints    regenerate $(CONSTRAINTS) from a fresh virtualenv"
 	@echo "make clean          remove .venv, caches and test artifacts (never ./instance)"
@@ -97,6 +98,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/tips.py
 	$(BIN)/python bench/intake.py
 	$(BIN)/python bench/triage.py --tips $(BENCH_TRIAGE_TIPS)
+	$(BIN)/python bench/soak.py --seconds $(BENCH_SOAK_SECONDS)
 
 translations: $(VENV)/.installed-dev
 	$(BIN)/python -m core.i18n
