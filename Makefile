@@ -8,26 +8,27 @@ BIN    := $(VENV)/bin
 CONSTRAINTS := requirements/constraints.txt
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 PYTEST_ARGS ?=
+NODE_STAMP := node_modules/.installed
 POSTGRES_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 # The triage queue bench's size in `make bench` (issue 5 reports 1000000: about 3 minutes more).
 BENCH_TRIAGE_TIPS ?= 200000
 BENCH_SOAK_SECONDS ?= 600
 
 .PHONY: help run test test-sqlite test-postgres test-browser lint typecheck db-check bench \
-        translations constraints clean install install-dev
+        translations constraints clean install install-dev node-modules
 
 help:
 	@echo "make run            install into .venv, initialise ./instance, load the demo, serve both sites"
 	@echo "make test           the whole test suite on SQLite, browser tests included"
 	@echo "make test-postgres  the suite without browser tests on PostgreSQL ($(POSTGRES_TEST_URL))"
-	@echo "make test-browser   only the browser tests (Debian's /usr/bin/chromium)"
+	@echo "make test-browser   only the browser tests (Debian's /usr/bin/chromium; axe-core via npm ci)"
 	@echo "make lint           ruff check and ruff format --check"
 	@echo "make typecheck      mypy --strict on the packages"
 	@echo "make db-check       alembic upgrade head, then alembic check, on a scratch SQLite database"
 	@echo "make bench          benchmarks: public site and audit trail, tip crypto, tip storage, intake under load, triage queue, 10-minute soak (PostgreSQL)"
 	@echo "make translations   extract the messages, update the zh_CN catalogue and compile it"
 	@echo "make constraints    regenerate $(CONSTRAINTS) from a fresh virtualenv"
-	@echo "make clean          remove .venv, caches and test artifacts (never ./instance)"
+	@echo "make clean          remove .venv, node_modules, caches and test artifacts (never ./instance)"
 
 # ---------------------------------------------------------------- virtualenv
 
@@ -60,7 +61,20 @@ run: $(VENV)/.installed-run
 
 # ---------------------------------------------------------------- tests
 
-test: $(VENV)/.installed-dev
+# The browser tests load axe-core into Chromium for the accessibility check: the version pinned
+# in package-lock.json, installed with `npm ci` into ./node_modules (only for the browser tests;
+# nothing there is served by Qingling). The stamp reinstalls it when the lock file changes.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "The browser tests need Node.js and npm (axe-core from the npm registry); install them" >&2; \
+	  echo "(Debian: apt-get install nodejs npm), or run only 'make test-sqlite'." >&2; \
+	  exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node-modules: $(NODE_STAMP)
+
+test: $(VENV)/.installed-dev $(NODE_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-sqlite: $(VENV)/.installed-dev
@@ -70,7 +84,7 @@ test-postgres: $(VENV)/.installed-dev
 	QINGLING_TEST_DATABASE_URL="$${QINGLING_TEST_DATABASE_URL:-$(POSTGRES_TEST_URL)}" \
 	  $(BIN)/pytest -m "not browser" $(PYTEST_ARGS)
 
-test-browser: $(VENV)/.installed-dev
+test-browser: $(VENV)/.installed-dev $(NODE_STAMP)
 	$(BIN)/pytest -m browser $(PYTEST_ARGS)
 
 # ---------------------------------------------------------------- checks
@@ -115,5 +129,5 @@ constraints: $(BIN)/python
 	@echo "wrote $(CONSTRAINTS)"
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache test-artifacts node_modules
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

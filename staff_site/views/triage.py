@@ -14,7 +14,6 @@ the officer's input kept. Forbidden and not-found go to the central error page.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,7 +23,6 @@ from flask import (
     Response,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext
@@ -344,9 +342,18 @@ def tip(tip_id: uuid.UUID) -> tuple[str, int]:
 def attachment(tip_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
     """An attachment, decrypted as it streams (each read audited by the service). The kind is
     recognised from the content, as intake did: JPEG, PNG and WebP are shown inline, anything
-    else is a download; ``nosniff`` and the CSP come with every response."""
+    else is a download; ``nosniff`` and the CSP come with every response.
+
+    The request's transaction (with the audit record) is committed when the view returns, and
+    Flask's teardown closes the request's session then, before the body is sent. The chunks
+    after the first are read while the body streams, on that session, each in a transaction of
+    its own that ends before the chunk goes to the client: no lock (on SQLite, BEGIN IMMEDIATE
+    is a write lock) is held while a slow client reads, and the session is closed when the
+    stream ends or the client goes away. (Before, the reads after the teardown opened a
+    transaction that nothing ended: every writer waited for the garbage collector.)"""
+    session = db_session()
     chunks = triage.read_attachment(
-        db_session(),
+        session,
         clock(),
         settings_of(),
         current_user(),
@@ -359,10 +366,17 @@ def attachment(tip_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
     content_type = _CONTENT_TYPES.get(kind, "application/octet-stream") if kind else None
     extension = kind.value if kind else "bin"
     name = f"qingling-{attachment_id.hex[:12]}.{'jpg' if extension == 'jpeg' else extension}"
-    body: Iterator[bytes] = itertools.chain([first], chunks)
-    response = Response(
-        stream_with_context(body), mimetype=content_type or "application/octet-stream"
-    )
+
+    def body() -> Iterator[bytes]:
+        try:
+            yield first
+            for chunk in chunks:
+                session.rollback()  # a read-only transaction: end it before the client waits
+                yield chunk
+        finally:
+            session.close()
+
+    response = Response(body(), mimetype=content_type or "application/octet-stream")
     disposition = "inline" if kind in _INLINE else "attachment"
     response.headers["Content-Disposition"] = f'{disposition}; filename="{name}"'
     response.headers["X-Content-Type-Options"] = "nosniff"

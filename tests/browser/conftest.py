@@ -9,6 +9,8 @@ skipping them.
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import os
 import threading
 from collections.abc import Iterator
@@ -17,16 +19,21 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from core import db
+from core.accounts import services as accounts
+from core.accounts.models import Role
 from core.audit.services import SYSTEM_ACTOR
 from core.clock import SystemClock
 from core.keys import services as keys
 from core.settings import Settings, load
+from crypto import totp
+from registry.models import Division
 from registry.services import load_demo_facilities
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -182,3 +189,67 @@ def no_js_page(browser: Browser) -> Page:
     )
     context.set_default_timeout(15_000)
     return context.new_page()
+
+
+# ---------------------------------------------------------------- shared helpers
+# Used by test_story.py and test_accessibility.py (the earlier tests keep their own copies).
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """A staff account made for a browser test: what its person types to log in."""
+
+    username: str
+    password: str
+    totp_secret: str
+
+
+def totp_code(secret: str, at: dt.datetime | None = None) -> str:
+    """The code the member's authenticator app shows at ``at`` (now by default)."""
+    return totp.code_at(totp.from_base32(secret), at or dt.datetime.now(dt.UTC))
+
+
+def make_staff(
+    sites: Sites,
+    sheet: keys.RecoverySheet,
+    username: str,
+    password: str,
+    roles: set[Role],
+    *,
+    division: str | None = None,
+    groups: tuple[str, ...] = (),
+) -> StaffMember:
+    """A staff account with TOTP enrolled and its personal key made, granted the key groups
+    ``groups`` (slugs; ``"division"`` for the triage group of ``division``) by the recovery
+    key, as an administrator would set it up before the test's story begins."""
+    clock = SystemClock()
+    with db.unit_of_work(sites.sessions) as session:
+        division_id = None
+        if division is not None:
+            division_id = session.scalar(select(Division.id).where(Division.name == division))
+            assert division_id is not None, division
+        user = accounts.create_user(
+            session, clock, sites.settings, SYSTEM_ACTOR, username=username,
+            display_name=username.replace("-", " ").title(), password=password, roles=roles,
+            division_id=division_id,
+        )  # fmt: skip
+        secret = accounts.enrol_totp_seed(session, clock, sites.settings, user)
+        accounts.personal_key_with_password(session, clock, sites.settings, user, password=password)
+        authority = keys.RecoveryAuthority(sheet.private_key)
+        for name in groups:
+            slug = keys.division_slug(division_id) if name == "division" and division_id else name
+            group = keys.find_group(session, slug)
+            assert group is not None, slug
+            keys.grant(session, clock, sites.settings, authority, group, grantee=user)
+    return StaffMember(username, password, secret)
+
+
+def jpeg(path: Path, colour: tuple[int, int, int] = (200, 60, 40)) -> Path:
+    """A small JPEG photo carrying a camera make in its EXIF (which intake must strip)."""
+    image = Image.new("RGB", (320, 240), colour)
+    exif = Image.Exif()
+    exif[0x010F] = "CanaryMake"
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    path.write_bytes(out.getvalue())
+    return path
