@@ -42,6 +42,7 @@ from core.errors import N_, Forbidden, InvalidInput
 from intake.models import CATEGORY_LABELS, TipCategory
 from registry.models import Division, Facility
 from registry.services import get_division
+from registry.tables import xlsx_text
 
 #: Most rows one export may hold; a larger one asks for narrower filters.
 EXPORT_MAX = 100_000
@@ -357,7 +358,7 @@ def to_xlsx(rows: Sequence[ExportRow], translate: Translate, *, title: str) -> b
     bold = Font(bold=True)
     header = []
     for text in headings(translate):
-        cell = WriteOnlyCell(sheet, value=text)
+        cell = WriteOnlyCell(sheet, value=xlsx_text(text))
         cell.font = bold
         header.append(cell)
     sheet.append(header)
@@ -365,7 +366,7 @@ def to_xlsx(rows: Sequence[ExportRow], translate: Translate, *, title: str) -> b
         cells: list[Any] = []
         value: Any  # a date cell: the stubs name only datetime, openpyxl takes a date too
         for value in _cells(row, translate):
-            cell = WriteOnlyCell(sheet, value=value)
+            cell = WriteOnlyCell(sheet, value=xlsx_text(value) if isinstance(value, str) else value)
             if isinstance(value, dt.date):
                 cell.number_format = "yyyy-mm-dd"
             elif isinstance(value, str):

@@ -196,7 +196,10 @@ def serve(ctx: Context, host: str | None, public_port: int | None, staff_port: i
 
     import public_site
     import staff_site
+    from core import memory
     from core.logs import AnonymousRequestHandler, StaffRequestHandler
+
+    memory.limit_malloc_arenas()  # see core/memory.py
 
     settings = ctx.settings
     logs.configure(settings.log_level)
@@ -325,13 +328,39 @@ def jobs_group() -> None:
     """Timed work, for cron or a systemd timer."""
 
 
+#: Jobs whose ``run_due(session, clock, settings) -> list[str]`` runs after triage's, each in
+#: its own transaction, by the name ``--only`` knows them by.
+JOBS = (("cases", "cases.jobs"), ("rewards", "rewards.jobs"), ("wechat", "intake.wechat.jobs"))
+
+
 @jobs_group.command("run-due")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    type=click.Choice(["triage", *(name for name, _ in JOBS)]),
+    help="Run only this job (repeatable). The public host, whose database role may run no "
+    "other, runs --only wechat.",
+)
 @pass_context
-def jobs_run_due(ctx: Context) -> None:
+def jobs_run_due(ctx: Context, only: tuple[str, ...]) -> None:
     """Mark overdue steps and list what is due soon for each officer (ids, never content).
 
     Safe to run on several nodes at once on PostgreSQL, and to run again (idempotent).
     """
+    if not only or "triage" in only:
+        _run_triage_job(ctx)
+    for name, module in JOBS:
+        if only and name not in only:
+            continue
+        run_due = importlib.import_module(module).run_due
+        with ctx.unit_of_work() as session:
+            lines = run_due(session, SystemClock(), ctx.settings)
+        for line in lines:
+            click.echo(line)
+
+
+def _run_triage_job(ctx: Context) -> None:
     from triage import jobs as triage_jobs
 
     with ctx.unit_of_work() as session:
@@ -348,20 +377,10 @@ def jobs_run_due(ctx: Context) -> None:
         for label, ids in (("overdue", officer.overdue), ("due soon", officer.due_soon)):
             for tip_id in ids:
                 click.echo(f"  {label}: {tip_id}")
-    for module in JOB_MODULES:
-        run_due = importlib.import_module(module).run_due
-        with ctx.unit_of_work() as session:
-            lines = run_due(session, SystemClock(), ctx.settings)
-        for line in lines:
-            click.echo(line)
-
-
-#: Modules whose ``run_due(session, clock, settings) -> list[str]`` runs after triage's, each in
-#: its own transaction.
-JOB_MODULES = ("cases.jobs", "rewards.jobs", "intake.wechat.jobs")
 
 
 def _register_extensions() -> None:
+    from core import dbroles
     from core.accounts import cli as accounts_cli
     from core.keys import cli as keys_cli
     from registry import cli as registry_cli
@@ -369,6 +388,7 @@ def _register_extensions() -> None:
 
     for command in [
         *accounts_cli.COMMANDS,
+        *dbroles.COMMANDS,
         *keys_cli.COMMANDS,
         *registry_cli.COMMANDS,
         *rewards_cli.COMMANDS,

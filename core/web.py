@@ -11,6 +11,7 @@ import secrets
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +30,7 @@ from flask import (
 from flask_babel import Babel, get_locale, gettext
 from flask_wtf import CSRFProtect
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers.response import Response as BaseResponse
@@ -63,6 +65,20 @@ CSP = "; ".join(
 csrf = CSRFProtect()
 
 
+class QinglingFlask(Flask):
+    """Flask, except for its own report of an error that reaches ``handle_exception`` (one
+    raised in an after-request hook, such as the commit): Flask logs the request's path and
+    the whole traceback with every message, which on the public site may hold what a visitor
+    typed and from the driver the database's host and user. The handler that answers such an
+    error (``internal_error`` below) logs what each site may log, under a reference number."""
+
+    def log_exception(
+        self,
+        exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None],
+    ) -> None:
+        return None
+
+
 def create_flask_app(
     import_name: str,
     settings: Settings,
@@ -73,7 +89,7 @@ def create_flask_app(
 ) -> Flask:
     """The common part of both factories. ``side`` is ``public`` or ``staff``."""
     settings.require_secrets(side)
-    app = Flask(
+    app = QinglingFlask(
         import_name,
         template_folder=str(TEMPLATE_DIR),
         static_folder=str(STATIC_DIR),
@@ -209,7 +225,9 @@ def safe_next(target: str | None, default: str = "/") -> str:
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
-    if "\\" in target:
+    if "\\" in target or any(ch < " " or ch == "\x7f" for ch in target):
+        # A control character: CR/LF would be a header of the attacker's (and a 500 from
+        # Werkzeug), NUL or a tab no path of ours has (found by tests/hostile).
         return default
     return target
 
@@ -291,7 +309,62 @@ _HTTP_DETAILS: dict[int, Callable[[], str]] = {
 }
 
 
+#: Seconds a client is asked to wait (``Retry-After``) when the database cannot be used.
+DATABASE_RETRY_AFTER = 30
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be used at the moment rather than that the
+    request was wrong: a connection refused or dropped (the server stopped or restarting), a
+    lock or busy timeout, a full disk, the connection pool exhausted. SQLAlchemy raises these
+    as ``OperationalError`` (PostgreSQL's classes 08, 53, 57 and the like; SQLite's BUSY, FULL,
+    IOERR, CANTOPEN), as another ``DBAPIError`` that invalidated its connection, or as its own
+    pool ``TimeoutError``."""
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.TimeoutError):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+
+
+def _database_code(exc: BaseException) -> str:
+    """What the driver calls the error (a SQLSTATE, a SQLite error name), never its message:
+    driver messages name hosts, ports, users and databases."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+    return str(code or "-")
+
+
+def _rollback_quietly() -> None:
+    """Roll the request back when its connection may be gone; a second failure changes
+    nothing (the pool drops a connection it cannot reset)."""
+    try:
+        rollback_request()
+    except sa_exc.SQLAlchemyError:
+        s: Session | None = g.get("db_session")
+        if s is not None:
+            s.invalidate()
+
+
 def _register_error_handlers(app: Flask) -> None:
+    def unavailable(exc: BaseException) -> Any:
+        """503 with ``Retry-After``: nothing of the request was committed (its transaction is
+        rolled back, or was lost with the connection), and the client may send it again."""
+        _rollback_quietly()
+        log.warning(
+            "database unavailable: %s (%s) in %s",
+            type(getattr(exc, "orig", None) or exc).__name__,
+            _database_code(exc),
+            request.environ.get("qingling.endpoint", "-"),
+        )
+        body, status = _error_response(
+            503,
+            gettext("Service unavailable"),
+            gettext(
+                "The service cannot save or read anything at the moment. Nothing you sent "
+                "was saved. Please try again in a few minutes."
+            ),
+        )
+        return body, status, {"Retry-After": str(DATABASE_RETRY_AFTER)}
+
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError) -> Any:
         rollback_request()
@@ -326,16 +399,20 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def internal_error(exc: BaseException) -> Any:
-        rollback_request()
+        # An error in an after-request hook (the commit) reaches here wrapped in a 500.
+        cause = getattr(exc, "original_exception", None) or exc
+        if database_unavailable(cause):
+            return unavailable(cause)
+        _rollback_quietly()
         reference = secrets.token_hex(4)
         if app.extensions["qingling.side"] == "public":
             # Exception messages can carry what a reporter typed; the public site logs only
             # the exception type and where it was raised.
-            frames = traceback.extract_tb(exc.__traceback__)
+            frames = traceback.extract_tb(cause.__traceback__)
             where = "; ".join(f"{f.filename}:{f.lineno} {f.name}" for f in frames[-5:])
-            log.error("internal error ref=%s type=%s at %s", reference, type(exc).__name__, where)
+            log.error("internal error ref=%s type=%s at %s", reference, type(cause).__name__, where)
         else:
-            log.error("internal error ref=%s", reference, exc_info=exc)
+            log.error("internal error ref=%s", reference, exc_info=cause)
         return _error_response(
             500,
             gettext("Something went wrong"),

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from typing import IO, ClassVar, cast
 
-from flask import Request
-
+from core.web_request import SiteRequest
 from crypto.spool import DEFAULT_MEMORY_LIMIT, EncryptedSpool
 
 
-class EncryptingRequest(Request):
-    """A Flask request whose uploaded files spool encrypted, never in plaintext."""
+class EncryptingRequest(SiteRequest):
+    """A Flask request whose uploaded files spool encrypted, never in plaintext (and whose
+    form has no nameless fields, :class:`core.web_request.SiteRequest`)."""
 
     #: Bytes of one uploaded file kept in memory before it moves to the encrypted temp file.
     spool_memory_limit: ClassVar[int] = DEFAULT_MEMORY_LIMIT

@@ -484,6 +484,10 @@ FLOOR_MIN, FLOOR_MAX = -20, 200
 
 
 def _floor(token: str) -> int:
+    if len(token) > 6:  # out of range anyway; int() refuses past 4300 digits (tests/hostile)
+        raise FieldError(
+            N_("Floors run from %(min)s to %(max)s, without 0."), min=FLOOR_MIN, max=FLOOR_MAX
+        )
     if token.startswith("b"):
         return -int(token[1:])
     return int(token)

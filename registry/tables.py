@@ -28,6 +28,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -211,6 +212,18 @@ def _xlsx_value(cell: object) -> Cell:
 
 # ---------------------------------------------------------------- writing
 
+#: What XML 1.0 (so an .xlsx cell) cannot carry: C0 controls but tab and line breaks, lone
+#: surrogates, U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xlsx_text(value: str) -> str:
+    """``value`` as an .xlsx cell can hold it: what XML 1.0 cannot carry becomes U+FFFD.
+
+    openpyxl raises for the controls and writes the rest into a workbook that no program
+    opens; every writer of .xlsx passes its texts through here (found by tests/hostile)."""
+    return _NOT_XML.sub("\ufffd", value)
+
 
 def write_csv(header: Sequence[str], rows: Sequence[Sequence[object]]) -> bytes:
     """UTF-8 with a byte-order mark, CRLF, every value as text ("" for None)."""
@@ -238,13 +251,13 @@ def write_xlsx(
     sheet.title = sheet_title
     bold = Font(bold=True)
     for column, title in enumerate(header, start=1):
-        sheet.cell(row=1, column=column, value=title).font = bold
+        sheet.cell(row=1, column=column, value=xlsx_text(title)).font = bold
     for row_index, row in enumerate(rows, start=2):
         for column, value in enumerate(row, start=1):
             if value is None or value == "":
                 continue
             cell = sheet.cell(row=row_index, column=column)
-            cell.value = value  # type: ignore[assignment]  # str, int, float or date here
+            cell.value = xlsx_text(value) if isinstance(value, str) else value  # type: ignore[assignment]  # str, int, float or date here
             if isinstance(value, str):
                 # Always a string cell: openpyxl takes "=…" for a formula and "#REF!" for an
                 # error value when it guesses the type.

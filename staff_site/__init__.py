@@ -9,6 +9,7 @@ from core import settings as settings_module
 from core.clock import Clock
 from core.settings import Settings
 from core.web import create_flask_app
+from core.web_request import DatabaseInt, SiteRequest
 
 
 def create_app(
@@ -21,6 +22,8 @@ def create_app(
     app = create_flask_app(
         __name__, settings, side="staff", session_factory=session_factory, clock=clock
     )
+    app.request_class = SiteRequest  # no nameless form fields (malformed multipart)
+    app.url_map.converters["int"] = DatabaseInt  # ids a database can hold (before any route)
 
     from staff_site import auth
     from staff_site.views import (

@@ -94,3 +94,9 @@ class BadPageSize(InvalidInput):
 
 class TextHasControlCharacters(InvalidInput):
     message = N_("This text contains control characters (such as NUL) that cannot be stored.")
+
+
+class TextUnreadable(InvalidInput):
+    """A lone surrogate (JSON's ``"\\ud800"``): it cannot be encoded, stored or shown."""
+
+    message = N_("Part of this text could not be read (it was not sent as UTF-8). Type it again.")

@@ -419,6 +419,12 @@ def _decode(data: bytes | str) -> dict[str, Any]:
                 )
             ]
         ) from None
+    except (RecursionError, ValueError):
+        # Nesting deeper than the parser's recursion limit, or a number longer than Python
+        # converts (4300 digits): a 500 before (found by tests/hostile).
+        raise InvalidStandardFile(
+            [("file", N_("The file is not valid JSON, or is nested too deeply."), {})]
+        ) from None
     if not isinstance(raw, dict):
         raise InvalidStandardFile([("file", N_("The file must hold one JSON object."), {})])
     return raw

@@ -94,8 +94,12 @@ def normalise_username(raw: str) -> str:
     return name
 
 
+#: C0 controls and DEL: never typed; PostgreSQL refuses NUL in text (found by tests/hostile).
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def _clean_display_name(raw: str) -> str:
-    name = " ".join(raw.split())
+    name = " ".join(_CONTROL.sub(" ", raw).split())
     if not name or len(name) > DISPLAY_NAME_MAX:
         raise InvalidInput(N_("A display name is required (at most 100 characters)."))
     return name

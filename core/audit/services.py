@@ -23,6 +23,11 @@ Portability notes (SQLite and PostgreSQL must recompute the same hashes):
   previous holder's committed row. Should a transaction ever run at REPEATABLE READ and read
   before appending, the unique constraint on ``seq`` still refuses a fork (the transaction
   fails instead of writing a second record with the same number).
+- A PostgreSQL role that may not read the trail (the public site's own role, see
+  ``core/dbroles.py``) appends through the ``SECURITY DEFINER`` function
+  ``qingling_audit_append`` (migration 0007), which takes the same lock, reads the head and
+  computes the same hash inside the database. That role never learns a hash or the head: with
+  the hashes of two of its own records it could test guesses about the staff records between.
 """
 
 from __future__ import annotations
@@ -166,6 +171,18 @@ def _check_length(name: str, value: str | None, limit: int) -> None:
         raise ValueError(f"audit {name} longer than {limit} characters: {value[:limit]!r}…")
 
 
+def _reads_chain(session: Session) -> bool:
+    """Whether the connected role may read the trail (always on SQLite)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.scalar(text("SELECT has_table_privilege('audit_records', 'SELECT')")))
+
+
+_APPEND_BLIND = text(
+    "SELECT qingling_audit_append(:at, :actor_label, :action, :object_type, :object_id, :details)"
+)
+
+
 def _lock_chain(session: Session) -> None:
     """Serialise appends. SQLite transactions already begin IMMEDIATE (one writer)."""
     if session.get_bind().dialect.name == "postgresql":
@@ -181,8 +198,9 @@ def record(  # noqa: PLR0917
     object_type: str,
     object_id: str | int | None = None,
     details: Mapping[str, Any] | None = None,
-) -> AuditRecord:
-    """Append one record to the chain in the caller's transaction."""
+) -> AuditRecord | None:
+    """Append one record to the chain in the caller's transaction and return it; None for
+    a role that may append but not read the chain (its number and hash stay unknown to it)."""
     details = dict(details or {})
     _check_details(details)
     try:
@@ -196,6 +214,24 @@ def record(  # noqa: PLR0917
     _check_length("object id", oid, _MAX_OBJECT_ID)
     at = clock.now()
     _timestamp(at)  # refuses a naive time before anything is written
+    if not _reads_chain(session):
+        if actor.id is not None:
+            raise ValueError("a role that cannot read the audit trail acts for no staff member")
+        # The database numbers, links and hashes the record (migration 0007).
+        session.execute(
+            _APPEND_BLIND,
+            {
+                "at": at.astimezone(dt.UTC),
+                "actor_label": label,
+                "action": action,
+                "object_type": object_type,
+                "object_id": oid,
+                "details": details_text,
+            },
+        )
+        # Flushed as below: the caller's pending rows are written in the same step.
+        session.flush()
+        return None
     _lock_chain(session)
     last = session.execute(
         select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)

@@ -43,7 +43,7 @@ from intake.services import (
     TipSubmission,
     submit_tip,
 )
-from registry.models import Facility
+from registry.services.facilities import facility_exists
 
 
 def _size(fp: BinaryIO) -> int:
@@ -119,7 +119,8 @@ def receive_tip(
         and not isinstance(submission.facility_id, bool)
         and submission.facility_id >= 1
         and not submission.facility_name.strip()
-        and session.get(Facility, submission.facility_id) is None
+        # Only whether it exists: the public site's role may not read a facility's contacts.
+        and not facility_exists(session, submission.facility_id)
     ):
         raise errors.UnknownFacility()
     division = submission.division_id if isinstance(submission.division_id, int) else None

@@ -706,7 +706,9 @@ class _Turn:
 
     def _number(self, content: str, count: int) -> int | None:
         value = normalise(content)
-        if value.isdigit() and 1 <= int(value) <= count:
+        # ASCII digits, a few of them: "²" is a digit int() refuses, and int() refuses more
+        # than 4300 digits (both were a failure inside, found by tests/hostile).
+        if value.isascii() and value.isdigit() and len(value) <= 6 and 1 <= int(value) <= count:
             return int(value)
         return None
 

@@ -101,7 +101,8 @@ def parse_xml(body: bytes) -> dict[str, str]:
     parser.CharacterDataHandler = characters
     try:
         parser.Parse(body, True)
-    except (_Refused, expat.ExpatError, ValueError):
+    except (_Refused, expat.ExpatError, ValueError, LookupError):
+        # LookupError: an XML declaration naming an encoding Python does not know.
         raise Rejected(400) from None
     if state["count"] == 0:
         raise Rejected(400)

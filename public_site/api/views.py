@@ -174,11 +174,14 @@ def submission_from_json(data: Mapping[str, Any]) -> TipSubmission:
     for key in sorted(set(data) - TIP_KEYS):
         problems[key] = gettext("Unknown field.")
     text = {key: _text_field(data, key, problems) for key in _TEXT_KEYS}
+    # Strings only: a list or an object cannot be looked up in a set (unhashable).
     category = data.get("category")
-    if category not in {c.value for c in TipCategory}:
+    if not isinstance(category, str) or category not in {c.value for c in TipCategory}:
         problems["category"] = gettext("Choose a hazard category.")
     relationship = data.get("relationship")
-    if relationship is not None and relationship not in {r.value for r in Relationship}:
+    if relationship is not None and (
+        not isinstance(relationship, str) or relationship not in {r.value for r in Relationship}
+    ):
         problems["relationship"] = gettext("Choose how you know about the hazard.")
     division = _int_field(data, "division", problems)
     if division is None and "division" not in problems:

@@ -8,6 +8,7 @@ disappears from choices but everything that refers to it keeps its meaning.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from importlib import resources
@@ -126,9 +127,14 @@ def _require_editor(actor: User) -> None:
         raise DivisionEditForbidden()
 
 
+#: C0 controls and DEL: never typed; PostgreSQL refuses NUL in text (found by tests/hostile).
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def _clean_text(value: str) -> str:
-    # Collapse runs of whitespace (including the ideographic space) and trim the ends.
-    return " ".join(value.split())
+    # Drop control characters, collapse runs of whitespace (including the ideographic space)
+    # and trim the ends.
+    return " ".join(_CONTROL.sub(" ", value).split())
 
 
 def _clean(data: DivisionData) -> dict[str, Any]:

@@ -146,8 +146,12 @@ def _require_editor(actor: User) -> None:
         raise FacilityTypeEditForbidden()
 
 
+#: C0 controls and DEL: never typed; PostgreSQL refuses NUL in text (found by tests/hostile).
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
 def _text(value: str) -> str:
-    return " ".join(value.split())
+    return " ".join(_CONTROL.sub(" ", value).split())
 
 
 def _clean(data: FacilityTypeData) -> dict[str, Any]:
@@ -175,7 +179,7 @@ def _clean(data: FacilityTypeData) -> dict[str, Any]:
         raise InvalidFacilityType(
             "name_en", N_("The English name may be at most %(max)s characters."), max=TYPE_NAME_MAX
         )
-    note = data.note.strip()
+    note = _CONTROL.sub(lambda m: m.group() if m.group() in "\t\n\r" else "", data.note).strip()
     if len(note) > TYPE_NOTE_MAX:
         raise InvalidFacilityType(
             "note", N_("The note may be at most %(max)s characters."), max=TYPE_NOTE_MAX

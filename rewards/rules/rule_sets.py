@@ -430,7 +430,7 @@ def load_document(text: str) -> Any:
         )
     try:
         return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply (tests/hostile)
         line = getattr(exc, "lineno", None)
         column = getattr(exc, "colno", None)
         if line is None:

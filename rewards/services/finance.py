@@ -37,6 +37,7 @@ from crypto import envelope
 from crypto.errors import CryptoError
 from intake.models import Tip, TipCategory, TipState
 from registry.models import Division
+from registry.tables import xlsx_text
 from rewards import errors
 from rewards.models import (
     PaymentMethod,
@@ -473,6 +474,16 @@ def _yuan(fen: int | None) -> float | None:
     return None if fen is None else round(fen / 100, 2)
 
 
+def _append_row(sheet: Any, values: list[Any]) -> None:
+    """Append ``values``; every text is a text cell (openpyxl takes "=…" for a formula: a
+    decision or voucher number typed as ``=HYPERLINK(…)`` would run in Excel) holding only
+    what XML can carry (``registry.tables.xlsx_text``). Found by tests/hostile."""
+    sheet.append([xlsx_text(v) if isinstance(v, str) else v for v in values])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+
+
 def export_workbook(
     session: Session, clock: Clock, actor: User, filters: RewardFilters
 ) -> tuple[bytes, int]:
@@ -494,7 +505,8 @@ def export_workbook(
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for r in rows:
-        sheet.append(
+        _append_row(
+            sheet,
             [
                 str(r.id),
                 str(r.tip_id),
@@ -514,7 +526,7 @@ def export_workbook(
                 r.paid_on,
                 r.voucher_number,
                 _yuan(r.paid_amount_fen),
-            ]
+            ],
         )
     for column in ("H", "R"):
         for cell in sheet[column][1:]:

@@ -25,12 +25,13 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from cases.models import CaseSource, CaseState, EnforcementKind, UpdateKind
 from cases.services.common import LINE_MAX, TEXT_MAX
 from cases.services.evidence import FILES_MAX
 from staff_site.forms.triage import CATEGORY_LABELS
+from staff_site.forms.validators import NumberRange
 
 # ---------------------------------------------------------------- labels
 

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from registry.models import DivisionKind
 from registry.services import (
@@ -18,6 +18,7 @@ from registry.services import (
     NAME_MIN,
     SORT_ORDER_MAX,
 )
+from staff_site.forms.validators import NumberRange
 
 KIND_LABELS = {
     DivisionKind.TOWN: _l("Town"),

@@ -25,7 +25,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from registry import fields as registry_fields
 from registry.fields import EQUIPMENT_CHOICES, FIELDS, FieldSpec, Kind
@@ -36,6 +36,7 @@ from registry.services.facility_types import (
     TYPE_NOTE_MAX,
     TYPE_SORT_MAX,
 )
+from staff_site.forms.validators import NumberRange
 
 ANY = ""
 YES, NO = "yes", "no"
@@ -160,7 +161,12 @@ class FacilityForm(FlaskForm):
         for spec in FORM_FIELDS:
             data = self[spec.name].data
             if spec.kind in {Kind.DIVISION, Kind.FACILITY_TYPE}:
-                out[spec.name] = int(data) if data and str(data).isdigit() else None
+                # An id: a few ASCII digits ("²" is a digit int() refuses; a long number no
+                # column holds); anything else is no choice (found by tests/hostile).
+                text = str(data or "")
+                out[spec.name] = (
+                    int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None
+                )
             elif spec.name == "key_supervision":
                 out[spec.name] = bool(data)
             else:

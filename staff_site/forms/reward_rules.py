@@ -10,9 +10,10 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, IntegerField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, NumberRange, Optional
+from wtforms.validators import InputRequired, Optional
 
 from rewards.rules.rule_sets import GRADES, MAX_DOCUMENT_CHARS
+from staff_site.forms.validators import NumberRange
 
 STATUS_LABELS = {
     "in_force": _l("in force"),

@@ -29,7 +29,6 @@ from wtforms.validators import (
     DataRequired,
     InputRequired,
     Length,
-    NumberRange,
     Optional,
     ValidationError,
 )
@@ -44,6 +43,7 @@ from rewards.models import (
 )
 from rewards.rules import GRADES
 from rewards.services.lifecycle import DECISION_NUMBER_MAX, FINES_MAX, NOTE_MAX, VOUCHER_MAX
+from staff_site.forms.validators import NumberRange
 
 # ---------------------------------------------------------------- labels
 

@@ -21,7 +21,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import UUID, DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import UUID, DataRequired, InputRequired, Length, Optional
 
 from intake import models as intake_models
 from intake.models import (
@@ -32,6 +32,7 @@ from intake.models import (
     TipCategory,
     TipState,
 )
+from staff_site.forms.validators import NumberRange
 from triage.services.common import REGULATOR_MAX, TEXT_MAX
 
 # ---------------------------------------------------------------- labels

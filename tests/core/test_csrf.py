@@ -45,7 +45,7 @@ def dummy_values(rule: Rule) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in rule.arguments:
         converter = type(rule._converters[name]).__name__  # private: no public accessor
-        if converter == "IntegerConverter":
+        if converter in {"IntegerConverter", "DatabaseInt"}:
             values[name] = 1
         elif converter == "UUIDConverter":
             values[name] = uuid.UUID(int=1)

@@ -185,7 +185,8 @@ def data_key(session: Session, actor: User, personal_key: bytes, tip: Tip) -> by
 
 def clean_text(value: str, maximum: int = TEXT_MAX) -> str:
     """A text as stored: surrounding space removed, not empty, not too long, no control
-    characters other than line breaks and tabs."""
+    characters other than line breaks and tabs, no lone surrogate (which the JSON API can
+    carry and UTF-8 cannot encode)."""
     text = value.strip()
     if not text:
         raise errors.TextRequired()
@@ -193,6 +194,8 @@ def clean_text(value: str, maximum: int = TEXT_MAX) -> str:
         raise errors.TextTooLong(max=maximum)
     if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in text):
         raise errors.TextHasControlCharacters()
+    if any(unicodedata.category(c) == "Cs" for c in text):
+        raise errors.TextUnreadable()
     return text
 
 

@@ -65,14 +65,32 @@ def _open_body(key: bytes, tip_id: uuid.UUID, kind: str, object_id: uuid.UUID, b
         raise TipDamaged() from None
 
 
-def thread(session: Session, tip_id: uuid.UUID, key: bytes) -> list[ThreadMessage]:
-    """The decrypted thread of a tip, in order. The caller has checked access."""
-    rows = session.execute(
-        select(TipMessage, User.username)
-        .outerjoin(User, User.id == TipMessage.author_id)
-        .where(TipMessage.tip_id == tip_id)
-        .order_by(TipMessage.seq)
-    ).all()
+def thread(
+    session: Session, tip_id: uuid.UUID, key: bytes, *, officer_names: bool = True
+) -> list[ThreadMessage]:
+    """The decrypted thread of a tip, in order. The caller has checked access.
+
+    ``officer_names=False`` (the reporter's view) leaves ``author_label`` None and reads no
+    staff account: on PostgreSQL the public site's role may not read ``users``.
+    """
+    rows: list[tuple[TipMessage, str | None]]
+    if officer_names:
+        rows = [
+            (message, username)
+            for message, username in session.execute(
+                select(TipMessage, User.username)
+                .outerjoin(User, User.id == TipMessage.author_id)
+                .where(TipMessage.tip_id == tip_id)
+                .order_by(TipMessage.seq)
+            )
+        ]
+    else:
+        rows = [
+            (message, None)
+            for message in session.scalars(
+                select(TipMessage).where(TipMessage.tip_id == tip_id).order_by(TipMessage.seq)
+            )
+        ]
     return [
         ThreadMessage(
             id=message.id,

@@ -219,7 +219,7 @@ def reporter_status(
         closed_on=_date(tip.closed_at),
         messages=tuple(
             ReporterMessage(m.seq, m.author, local_date(m.created_at), m.body)
-            for m in thread(session, tip.id, key)
+            for m in thread(session, tip.id, key, officer_names=False)
         ),
         awaiting_reply=tip.awaiting_reply_since is not None,
         already_handled=tip.duplicate_of_id is not None,

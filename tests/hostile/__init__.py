@@ -1,0 +1,1 @@
+"""Hostile input: one corpus pushed through every entry point, and fuzzing of the parsers."""
