@@ -26,7 +26,12 @@ hold any role which cannot read ``users`` (that is, the public site's) to the re
 a new tip is ``submitted``; a tip may only go from a conclusion to ``rechecking`` with an
 objection inside its window (or have an open question answered); a reward may only go from
 ``offered`` to ``claimed`` or ``declined`` before the claim deadline; messages, tip and reward
-history rows it writes are the reporter's. See ``docs/deployment.md`` for the reasoning.
+history rows it writes are the reporter's. Migration 0008 adds the reporter proof: for a tip
+stored since then, each of those steps (and replacing the token) also needs the proof of the
+tip's token, which only a service holding the tip's data key can present
+(``intake.access.present_reporter_proof``); the role reads the stored hash as part of ``tips``
+and calls the check functions, but may never write the hash except in a new tip. See
+``docs/deployment.md`` for the reasoning.
 
 Rate limiting uses no database (memory or Redis) and the key pins are a file on the public host.
 The WeChat job runs on the public host as this role (``qingling jobs run-due --only wechat``):
@@ -83,6 +88,7 @@ _TIP_INSERT = (
     "relationship_enc",
     "contact_enc",
     "real_name_enc",
+    "reporter_proof_sha256",  # required by the trigger (migration 0008), never updated
 )
 #: The reporter's own steps on a tip: answering a question, objecting to the conclusion.
 _TIP_UPDATE = (
@@ -217,9 +223,12 @@ STAFF_ONLY = frozenset(
     }
 )
 
-#: The functions the role may call (migration 0007), with their argument types.
+#: The functions the role may call, with their argument types: the audit append (migration
+#: 0007) and the reporter-proof checks its triggers call as the role (0008).
 PUBLIC_FUNCTIONS = (
     "qingling_audit_append(timestamp with time zone, text, text, text, text, text)",
+    "qingling_reporter_proof_matches(bytea)",
+    "qingling_reporter_proof_ok(uuid)",
 )
 
 _ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")

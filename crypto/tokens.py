@@ -43,6 +43,13 @@ Derivation
 ``HKDF-SHA256(S, info="wrap" ‖ tip id)`` (``info`` built with the binding encoder). Salt, cost
 and pepper are fixed at ``qingling init`` with a version (:class:`TokenParams`); changing them
 locks every reporter out.
+
+Proof of the token
+------------------
+Whoever unwrapped the data key with the token can compute :func:`reporter_proof`
+``= HKDF-SHA256(data key, info="qingling reporter proof v1" ‖ tip id)``; the database stores its
+SHA-256 at intake and the public site's role must present the proof itself for every reporter
+step on the tip (migration 0008, ``docs/deployment.md`` "Database roles").
 """
 
 from __future__ import annotations
@@ -279,6 +286,28 @@ def token_wrapping_key(secret: bytes, tip_id: uuid.UUID) -> bytes:
     if not isinstance(tip_id, uuid.UUID):
         raise CryptoError("tip id must be a UUID")
     return _hkdf(secret, encode_binding("wrap", tip_id))
+
+
+#: HKDF ``info`` prefix of :func:`reporter_proof` (the tip id's 16 bytes follow).
+REPORTER_PROOF_INFO = b"qingling reporter proof v1"
+
+
+def reporter_proof(data_key: bytes, tip_id: uuid.UUID) -> bytes:
+    """``HKDF-SHA256(data key, salt none, info "qingling reporter proof v1" ‖ tip id bytes)``.
+
+    The proof that the caller holds the tip's data key, i.e. that the reporter's token was
+    entered (or that this is intake, which made the key). Intake stores SHA-256 of it in
+    ``tips.reporter_proof_sha256``; a reporter step on the public site presents it to
+    PostgreSQL (``intake.access.present_reporter_proof``), whose triggers compare its hash, so
+    a compromised public host cannot act for a tip whose token it never saw. A one-way
+    function of the data key: the proof (or its hash) opens nothing. Never logged.
+    """
+    if not isinstance(data_key, bytes) or len(data_key) != 32:
+        raise CryptoError("data key must be 32 bytes")
+    if not isinstance(tip_id, uuid.UUID):
+        raise CryptoError("tip id must be a UUID")
+    info = REPORTER_PROOF_INFO + tip_id.bytes
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(data_key)
 
 
 def constant_time_equal(a: bytes, b: bytes) -> bool:

@@ -5,7 +5,8 @@ What is in the clear and why (everything else a reporter wrote or chose is a ``F
 under the tip's data key, see ``docs/crypto.md`` "Tip storage"):
 
 * ``tips``: id (random UUIDv4), state, division, category, channel, a registered facility's id,
-  the submission time rounded down to the hour — routing and deadlines need them;
+  the submission time rounded down to the hour — routing and deadlines need them; the SHA-256
+  of the reporter proof (a one-way function of the data key) — the database checks the proof;
 * ``tip_keys``: which key group (id, version) can open the tip;
 * ``tip_tokens``: the token index (an HKDF output of the scrypt secret, useless without the
   token) and the parameter-set version;
@@ -239,6 +240,10 @@ class Tip(Base):
         ),
         CheckConstraint("extension_days IS NULL OR extension_days >= 1", name="extension_positive"),
         CheckConstraint(
+            "reporter_proof_sha256 IS NULL OR length(reporter_proof_sha256) = 32",
+            name="reporter_proof_length",
+        ),
+        CheckConstraint(
             "NOT reward_right OR accepted_at IS NOT NULL", name="reward_right_accepted"
         ),
         CheckConstraint(
@@ -314,6 +319,10 @@ class Tip(Base):
     relationship_enc: Mapped[bytes] = mapped_column(LargeBinary)
     contact_enc: Mapped[bytes] = mapped_column(LargeBinary)
     real_name_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    # SHA-256 of crypto.tokens.reporter_proof(data key, id), stored at intake: the public site's
+    # role must present the proof itself for a reporter step (migration 0008). NULL for tips
+    # stored before 0008, which keep 0007's rules.
+    reporter_proof_sha256: Mapped[bytes | None] = mapped_column(LargeBinary(32))
 
     # ---- triage workflow (triage.services). Officers' actions are timed exactly (staff-only
     # metadata); the reporter's own action (objected_at) is rounded down to the hour like

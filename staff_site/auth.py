@@ -39,6 +39,7 @@ from core.keys import personal as personal_keys
 from core.keys.errors import NoPersonalKey
 from core.web import clock, db_session, safe_next, settings_of
 from registry.models import Division
+from staff_site.forms import page_status
 from staff_site.forms.auth import (
     ChangePasswordForm,
     CodeForm,
@@ -219,7 +220,7 @@ def login() -> str | Response | tuple[str, int]:
                 return redirect(url_for(step, next=_next()), code=303)
             form.form_errors.append(gettext(result.error or accounts.WRONG_CREDENTIALS))
             status = 401
-    return render_template("staff_site/auth/login.html", form=form), status
+    return render_template("staff_site/auth/login.html", form=form), page_status(form, status)
 
 
 def _require_pending() -> StaffSession | Response:
@@ -261,7 +262,7 @@ def totp() -> str | Response | tuple[str, int]:
                 return redirect(_after_login(result), code=303)
             form.code.errors = [gettext(result.error or accounts.WRONG_CODE)]
             status = 401
-    return render_template("staff_site/auth/totp.html", form=form), status
+    return render_template("staff_site/auth/totp.html", form=form), page_status(form, status)
 
 
 def _after_login(result: accounts.LoginResult) -> str:
@@ -322,7 +323,7 @@ def enrol() -> str | Response | tuple[str, int]:
         secret=enrolment.secret,
         qr=qr_svg(enrolment.uri),
         username=pending.user.username,
-    ), status
+    ), page_status(form, status)
 
 
 @bp.post("/logout")
@@ -377,7 +378,7 @@ def account() -> str | Response | tuple[str, int]:
         suggestion=suggestion,
         has_recovery_code=personal_keys.has_recovery_code(db_session(), user.id),
         recovery_form=ConfirmForm(),
-    ), status
+    ), page_status(form, status)
 
 
 @bp.route("/account/recovery-code", methods=["GET", "POST"])
@@ -405,7 +406,7 @@ def recovery_code() -> str | Response | tuple[str, int]:
         "staff_site/auth/recovery_code.html",
         form=form,
         has_code=personal_keys.has_recovery_code(db_session(), user.id),
-    ), (400 if form.errors else 200)
+    ), page_status(form)
 
 
 @bp.route("/login/recover", methods=["GET", "POST"])

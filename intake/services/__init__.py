@@ -47,7 +47,7 @@ from crypto import envelope, tokens
 from crypto.errors import CryptoError, DecryptionFailed, InvalidToken
 from crypto.stream import StreamDecryptor, StreamEncryptor
 from intake import errors
-from intake.access import ReporterAccess
+from intake.access import ReporterAccess, present_reporter_proof, reporter_proof_sha256
 from intake.models import (
     CHUNK_TAG_LEN,
     Attachment,
@@ -115,6 +115,7 @@ _TIP_COLUMNS = (
     "submitted_at",
     "reward_right",
     *(f"{name}_enc" for name in TIP_FIELDS),
+    "reporter_proof_sha256",
 )
 #: The tip row, written only if ``:division`` is an active division (row count 0 otherwise).
 _INSERT_TIP = (
@@ -709,7 +710,9 @@ def submit_tip(  # noqa: PLR0917
 
     The rows are written with Core INSERTs (the tip, its sealed keys in one statement, the token
     row), not ORM objects: this is the public site's hot path, and the session keeps no copy of
-    the tip (load it with ``session.get`` when needed).
+    the tip (load it with ``session.get`` when needed). The tip row carries the SHA-256 of its
+    reporter proof (``intake.access.reporter_proof_sha256``), which the database checks the
+    reporter's later steps against.
     """
     plaintext = _checked(session, submission)
     ordered = _checked_recipients(recipients)
@@ -730,6 +733,8 @@ def submit_tip(  # noqa: PLR0917
         "facility_id": submission.facility_id,
         "submitted_at": hour_of(clock.now()),  # rounded down (Tip._check_submitted_at)
         "reward_right": False,
+        # What the database checks a reporter step against (intake.access, migration 0008).
+        "reporter_proof_sha256": reporter_proof_sha256(tip_id, data_key),
     }
     for name in TIP_FIELDS:
         blob = envelope.encrypt_text(
@@ -946,6 +951,8 @@ def replace_token(
     The data key is re-wrapped under the new token's key (with the current parameter set) and
     the row found by the old index is rewritten, so no trace of the old token remains.
     ``for_tip`` (a reporter session's tip) makes a token of any other tip :class:`UnknownToken`.
+    The reporter proof is presented before the row is rewritten (on PostgreSQL the public
+    site's role needs it); the data key, and so the proof, stay the same.
     """
     tip_id, data_key = _unlock_with_token(session, settings, old_token_text)
     if for_tip is not None and tip_id != for_tip:
@@ -956,6 +963,7 @@ def replace_token(
     stored = session.get(TipToken, tip_id)
     if stored is None:  # the row was just read; only a concurrent deletion gets here
         raise errors.UnknownToken()
+    present_reporter_proof(session, ReporterAccess(tip_id, data_key))
     stored.params_version = params.version
     stored.token_index = row.index
     stored.wrapped_key = row.wrapped_key

@@ -160,7 +160,11 @@ class WeChatApi:
     def _json(response: HttpResponse, what: str) -> dict[str, Any]:
         try:
             value = json.loads(response.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (
+            UnicodeDecodeError,
+            ValueError,
+            RecursionError,
+        ):  # RecursionError: nested too deeply
             raise ApiError(None, f"{what}: not JSON") from None
         if not isinstance(value, dict):
             raise ApiError(None, f"{what}: not a JSON object")
@@ -261,6 +265,6 @@ def _token_refused(response: HttpResponse) -> bool:
         return False
     try:
         value = json.loads(response.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return False
     return isinstance(value, dict) and value.get("errcode") in TOKEN_ERRORS

@@ -19,6 +19,10 @@ opening, so the details cannot be swapped afterwards either.
 
 Of two claims (or a claim and a decline) arriving at once, the row lock lets one through; the
 other finds no open offer.
+
+Both present the reporter proof before writing (``intake.access.present_reporter_proof``): on
+PostgreSQL the public site's role cannot claim or decline an offer without it, so a compromised
+public host cannot claim the reward of a tip whose token it never saw (migration 0008).
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from core.keys.types import Recipient
 from core.settings import Settings
 from crypto import envelope, signing
 from intake import errors as intake_errors
-from intake.access import ReporterAccess
+from intake.access import ReporterAccess, present_reporter_proof
 from intake.services import unlock_with_token
 from rewards import errors
 from rewards.models import PaymentMethod, Reward, RewardAction, RewardState
@@ -249,13 +253,15 @@ def _check_token(
         raise intake_errors.UnknownToken()
 
 
-def _open_offer(session: Session, clock: Clock, tip_id: uuid.UUID) -> Reward:
-    """The tip's reward under its row lock, which must be an offer still open."""
-    reward = reward_of_tip(session, tip_id, lock=True)
+def _open_offer(session: Session, clock: Clock, access: ReporterAccess) -> Reward:
+    """The tip's reward under its row lock, which must be an offer still open; the reporter
+    proof presented for the writes that follow (``intake.access.present_reporter_proof``)."""
+    reward = reward_of_tip(session, access.tip_id, lock=True)
     if reward is None or reward.state is not RewardState.OFFERED:
         raise errors.NothingToClaim()
     if reward.claim_deadline is None or clock.now() >= reward.claim_deadline:
         raise errors.ClaimWindowClosed()
+    present_reporter_proof(session, access)
     return reward
 
 
@@ -275,7 +281,7 @@ def claim_reward(
     offer (none, or already claimed, declined or expired)."""
     payload = checked_details(details)
     _check_token(session, settings, access, token_text)
-    reward = _open_offer(session, clock, access.tip_id)
+    reward = _open_offer(session, clock, access)
     recipient = finance_recipient(session, settings, pins)
     method = PaymentMethod(payload["method"])
     claim_key = envelope.new_data_key()
@@ -330,7 +336,7 @@ def decline_reward(
 ) -> None:
     """offered → declined, by the reporter (the token typed again). Final."""
     _check_token(session, settings, access, token_text)
-    reward = _open_offer(session, clock, access.tip_id)
+    reward = _open_offer(session, clock, access)
     reward.declined_at = hour_of(clock.now())
     transition(
         session,

@@ -18,6 +18,7 @@ from core.errors import DomainError
 from core.web import clock, db_session, rollback_request, settings_of
 from registry.services import list_divisions
 from staff_site.auth import ROLE_LABELS, current_user, login_required, roles_required
+from staff_site.forms import page_status
 from staff_site.forms.admin import CITY, ActionForm, NewUserForm, UserForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -95,8 +96,8 @@ def create_user() -> str | tuple[str, int]:
             return render_template(
                 "staff_site/admin/password.html", user=user, passphrase=passphrase, created=True
             ), 201
-    return render_template("staff_site/admin/user_form.html", form=form, user=None), (
-        400 if form.errors else 200
+    return render_template("staff_site/admin/user_form.html", form=form, user=None), page_status(
+        form
     )
 
 
@@ -133,7 +134,7 @@ def edit_user(user_id: int) -> str | Response | tuple[str, int]:
             return redirect(url_for("admin.users"), code=303)
     return render_template(
         "staff_site/admin/user_form.html", form=form, user=user, action_form=ActionForm()
-    ), (400 if form.errors else 200)
+    ), page_status(form)
 
 
 def _set_active(user_id: int, active: bool) -> Response:

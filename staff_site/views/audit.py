@@ -21,6 +21,7 @@ from core.audit.models import AuditRecord
 from core.clock import local
 from core.web import db_session
 from staff_site.auth import current_user, login_required, roles_required
+from staff_site.forms import page_status
 from staff_site.forms.audit import AuditSearchForm
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -44,7 +45,7 @@ def _cursor(name: str) -> int | None:
 @bp.get("/")
 @login_required
 @roles_required(Role.AUDITOR)
-def index() -> str:
+def index() -> tuple[str, int]:
     form = AuditSearchForm(formdata=request.args)
     filters = audit.AuditFilters()
     valid = form.validate()
@@ -85,4 +86,4 @@ def index() -> str:
         problem=problem,
         head=audit.head(db_session()),
         filtered=any(v for k, v in keep.items()),
-    )
+    ), page_status(form)

@@ -26,6 +26,7 @@ from registry.services import (
     update_division,
 )
 from staff_site.auth import current_user, login_required, roles_required
+from staff_site.forms import page_status
 from staff_site.forms.divisions import KIND_LABELS, DivisionForm
 from staff_site.views.common import show_domain_error
 
@@ -66,7 +67,7 @@ def index() -> str:
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 @roles_required(Role.ADMINISTRATOR)
-def new() -> str | Response:
+def new() -> Response | tuple[str, int]:
     _require_editor()
     form = DivisionForm()
     if form.validate_on_submit():
@@ -77,13 +78,15 @@ def new() -> str | Response:
         else:
             flash(gettext("Division %(name)s was added.", name=division.name))
             return redirect(url_for("divisions.index"), code=303)
-    return render_template("staff_site/divisions/edit.html", form=form, division=None)
+    return render_template("staff_site/divisions/edit.html", form=form, division=None), page_status(
+        form
+    )
 
 
 @bp.route("/<int:division_id>/edit", methods=["GET", "POST"])
 @login_required
 @roles_required(Role.ADMINISTRATOR)
-def edit(division_id: int) -> str | Response:
+def edit(division_id: int) -> Response | tuple[str, int]:
     _require_editor()
     division = get_division(db_session(), division_id)
     form = DivisionForm(obj=division)
@@ -95,4 +98,6 @@ def edit(division_id: int) -> str | Response:
         else:
             flash(gettext("Division %(name)s was saved.", name=division.name))
             return redirect(url_for("divisions.index"), code=303)
-    return render_template("staff_site/divisions/edit.html", form=form, division=division)
+    return render_template(
+        "staff_site/divisions/edit.html", form=form, division=division
+    ), page_status(form)

@@ -66,6 +66,7 @@ from registry.services import (
 from registry.services import access as registry_access
 from registry.tables import MAX_BYTES
 from staff_site.auth import current_user, login_required, roles_required
+from staff_site.forms import page_status
 from staff_site.forms.cases import CASE_STATE_LABELS
 from staff_site.forms.registry import (
     ANY,
@@ -309,7 +310,7 @@ _FIELD_ERRORS = (InvalidFacility, CreditCodeTaken, FacilityNameTaken)
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 @roles_required(*registry_access.WRITE_ROLES)
-def new() -> str | BaseResponse:
+def new() -> BaseResponse | tuple[str, int]:
     user = current_user()
     form = FacilityForm(data=new_facility_data())
     if user.division_id is not None and not form.is_submitted():
@@ -323,13 +324,15 @@ def new() -> str | BaseResponse:
         else:
             flash(gettext("Facility %(name)s was added.", name=created.name))
             return redirect(url_for("registry.facility", facility_id=created.id), code=303)
-    return render_template("staff_site/registry/edit.html", form=form, facility=None)
+    return render_template("staff_site/registry/edit.html", form=form, facility=None), page_status(
+        form
+    )
 
 
 @bp.route("/<int:facility_id>/edit", methods=["GET", "POST"])
 @login_required
 @roles_required(*registry_access.WRITE_ROLES)
-def edit(facility_id: int) -> str | BaseResponse:
+def edit(facility_id: int) -> BaseResponse | tuple[str, int]:
     user = current_user()
     found = get_facility_for(db_session(), user, facility_id)
     if not can_write_division(user, found.division_id):
@@ -347,7 +350,9 @@ def edit(facility_id: int) -> str | BaseResponse:
             else:
                 flash(gettext("Nothing was changed."))
             return redirect(url_for("registry.facility", facility_id=found.id), code=303)
-    return render_template("staff_site/registry/edit.html", form=form, facility=found)
+    return render_template("staff_site/registry/edit.html", form=form, facility=found), page_status(
+        form
+    )
 
 
 # ---------------------------------------------------------------- special equipment
@@ -373,7 +378,7 @@ def _writable(facility_id: int) -> Facility:
 @bp.route("/<int:facility_id>/equipment/new", methods=["GET", "POST"])
 @login_required
 @roles_required(*registry_access.WRITE_ROLES)
-def equipment_new(facility_id: int) -> str | BaseResponse:
+def equipment_new(facility_id: int) -> BaseResponse | tuple[str, int]:
     found = _writable(facility_id)
     form = EquipmentForm()
     if form.validate_on_submit():
@@ -386,13 +391,13 @@ def equipment_new(facility_id: int) -> str | BaseResponse:
             return redirect(url_for("registry.facility", facility_id=found.id), code=303)
     return render_template(
         "staff_site/registry/equipment.html", form=form, facility=found, piece=None
-    )
+    ), page_status(form)
 
 
 @bp.route("/<int:facility_id>/equipment/<int:equipment_id>/edit", methods=["GET", "POST"])
 @login_required
 @roles_required(*registry_access.WRITE_ROLES)
-def equipment_edit(facility_id: int, equipment_id: int) -> str | BaseResponse:
+def equipment_edit(facility_id: int, equipment_id: int) -> BaseResponse | tuple[str, int]:
     found = _writable(facility_id)
     piece = next((e for e in found.equipment if e.id == equipment_id), None)
     if piece is None:
@@ -410,7 +415,7 @@ def equipment_edit(facility_id: int, equipment_id: int) -> str | BaseResponse:
             return redirect(url_for("registry.facility", facility_id=found.id), code=303)
     return render_template(
         "staff_site/registry/equipment.html", form=form, facility=found, piece=piece
-    )
+    ), page_status(form)
 
 
 @bp.post("/<int:facility_id>/equipment/<int:equipment_id>/remove")
@@ -507,7 +512,7 @@ def _require_type_editor() -> None:
 @bp.route("/types/new", methods=["GET", "POST"])
 @login_required
 @roles_required(Role.ADMINISTRATOR)
-def type_new() -> str | BaseResponse:
+def type_new() -> BaseResponse | tuple[str, int]:
     _require_type_editor()
     form = FacilityTypeForm()
     if form.validate_on_submit():
@@ -518,13 +523,15 @@ def type_new() -> str | BaseResponse:
         else:
             flash(gettext("Facility type %(name)s was added.", name=kind.name_zh))
             return redirect(url_for("registry.types"), code=303)
-    return render_template("staff_site/registry/type_edit.html", form=form, kind=None)
+    return render_template("staff_site/registry/type_edit.html", form=form, kind=None), page_status(
+        form
+    )
 
 
 @bp.route("/types/<int:type_id>/edit", methods=["GET", "POST"])
 @login_required
 @roles_required(Role.ADMINISTRATOR)
-def type_edit(type_id: int) -> str | BaseResponse:
+def type_edit(type_id: int) -> BaseResponse | tuple[str, int]:
     _require_type_editor()
     kind = get_facility_type(db_session(), type_id)
     form = FacilityTypeForm(obj=kind)
@@ -536,4 +543,6 @@ def type_edit(type_id: int) -> str | BaseResponse:
         else:
             flash(gettext("Facility type %(name)s was saved.", name=kind.name_zh))
             return redirect(url_for("registry.types"), code=303)
-    return render_template("staff_site/registry/type_edit.html", form=form, kind=kind)
+    return render_template("staff_site/registry/type_edit.html", form=form, kind=kind), page_status(
+        form
+    )

@@ -9,16 +9,20 @@ skipping them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
+import json
 import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from flask import Flask
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from sqlalchemy import Engine, select
@@ -74,6 +78,22 @@ def serve(server: BaseWSGIServer) -> threading.Thread:
     return thread
 
 
+@contextlib.contextmanager
+def served(*apps: Flask) -> Iterator[list[str]]:
+    """Each app served on its own loopback port by a thread, as ``sites`` serves both sites;
+    their base URLs, in order. The servers stop on leaving."""
+    servers = [make_server("127.0.0.1", 0, app, threaded=True) for app in apps]
+    threads = [serve(server) for server in servers]
+    try:
+        yield [f"http://127.0.0.1:{server.server_port}" for server in servers]
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
     import public_site
@@ -94,27 +114,19 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sites]:
 
     engine = db.make_engine(settings)
     sessions = db.make_session_factory(engine)
-    public = make_server(
-        "127.0.0.1", 0, public_site.create_app(settings, session_factory=sessions), threaded=True
-    )
-    staff = make_server(
-        "127.0.0.1", 0, staff_site.create_app(settings, session_factory=sessions), threaded=True
-    )
-    threads = [serve(public), serve(staff)]
     try:
-        yield Sites(
-            settings=settings,
-            engine=engine,
-            sessions=sessions,
-            public_url=f"http://127.0.0.1:{public.server_port}",
-            staff_url=f"http://127.0.0.1:{staff.server_port}",
-        )
+        with served(
+            public_site.create_app(settings, session_factory=sessions),
+            staff_site.create_app(settings, session_factory=sessions),
+        ) as (public_url, staff_url):
+            yield Sites(
+                settings=settings,
+                engine=engine,
+                sessions=sessions,
+                public_url=public_url,
+                staff_url=staff_url,
+            )
     finally:
-        for server in (public, staff):
-            server.shutdown()
-            server.server_close()
-        for thread in threads:
-            thread.join(timeout=10)
         engine.dispose()
 
 
@@ -192,7 +204,8 @@ def no_js_page(browser: Browser) -> Page:
 
 
 # ---------------------------------------------------------------- shared helpers
-# Used by test_story.py and test_accessibility.py (the earlier tests keep their own copies).
+# Used by test_story.py, test_accessibility.py and test_accessibility_staff.py (the earlier
+# tests keep their own copies).
 
 
 @dataclass(frozen=True)
@@ -253,3 +266,53 @@ def jpeg(path: Path, colour: tuple[int, int, int] = (200, 60, 40)) -> Path:
     image.save(out, "JPEG", exif=exif)
     path.write_bytes(out.getvalue())
     return path
+
+
+# ---------------------------------------------------------------- axe-core
+# How axe gets into a page, and why not with ``add_script_tag``: test_accessibility.py's
+# docstring.
+
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+BLOCKING = ("serious", "critical")
+# The rule tags checked: WCAG 2.0/2.1/2.2 levels A and AA, and axe's best practices.
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    if not AXE.is_file():
+        pytest.fail(
+            f"{AXE} is missing: run `make test-browser` (it installs package-lock.json's "
+            "axe-core with `npm ci`); browser tests never skip"
+        )
+    return AXE.read_text("utf-8")
+
+
+def run_axe(page: Page, source: str) -> dict[str, Any]:
+    """axe's result for the page as it is now (violations in full, passes by rule only)."""
+    page.evaluate(source)  # through DevTools: not subject to the page's CSP
+    result: dict[str, Any] = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags},"
+        " resultTypes: ['violations']})",
+        TAGS,
+    )
+    return result
+
+
+def axe_violations(page: Page, source: str, name: str, artifacts: Path) -> list[str]:
+    """Run axe on the page; every violation is written to ``a11y-<name>.json``, with a
+    screenshot beside it; the serious and critical ones come back, one line per rule and
+    element."""
+    result = run_axe(page, source)
+    assert len(result["passes"]) > 10, "axe checked almost nothing"
+    violations = result["violations"]
+    (artifacts / f"a11y-{name}.json").write_text(
+        json.dumps(violations, ensure_ascii=False, indent=1), "utf-8"
+    )
+    page.screenshot(path=str(artifacts / f"a11y-{name}.png"), full_page=True)
+    return [
+        f"{name}: {v['impact']} {v['id']} ({v['help']}) at {node['target']}"
+        for v in violations
+        if v["impact"] in BLOCKING
+        for node in v["nodes"]
+    ]

@@ -17,11 +17,9 @@ HTML a reporter with JavaScript off gets.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -37,16 +35,12 @@ from intake.models import Channel, TipCategory, TipState
 from registry.models import Division
 from rewards import services as rewards
 from rewards.models import Reward, RewardKind
-from tests.browser.conftest import REPO, Sites, jpeg, make_staff
+from tests.browser.conftest import Sites, axe_violations, jpeg, make_staff, run_axe
 from triage import services as triage
 from triage.deadlines import local_date
 
 pytestmark = pytest.mark.browser
 
-AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
-BLOCKING = ("serious", "critical")
-# The rule tags checked: WCAG 2.0/2.1/2.2 levels A and AA, and axe's best practices.
-TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 PASSWORD = "willow harbour ninety copper 58"
 DIVISION = "乐余镇"  # not 塘桥镇 (test_triage counts its new reports) nor the story's 锦丰镇
 QUESTION = "Is the side door locked during the day as well?"
@@ -58,16 +52,6 @@ class Reporters:
 
     asked: str  # a question from an officer waits on its status page
     offered: str  # a reward is offered on its status page
-
-
-@pytest.fixture(scope="module")
-def axe_source() -> str:
-    if not AXE.is_file():
-        pytest.fail(
-            f"{AXE} is missing: run `make test-browser` (it installs package-lock.json's "
-            "axe-core with `npm ci`); browser tests never skip"
-        )
-    return AXE.read_text("utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -136,36 +120,6 @@ def reporters(sites: Sites, recovery_sheet: keys.RecoverySheet) -> Reporters:
         rewards.approve(session, past, sites.settings, approver, reward.id)
         rewards.offer(session, now, sites.settings, finance, reward.id)
     return Reporters(asked.token.display, offered.token.display)
-
-
-def run_axe(page: Page, source: str) -> dict[str, Any]:
-    """axe's result for the page as it is now (violations in full, passes by rule only)."""
-    page.evaluate(source)  # through DevTools: not subject to the page's CSP (module docstring)
-    result: dict[str, Any] = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags},"
-        " resultTypes: ['violations']})",
-        TAGS,
-    )
-    return result
-
-
-def axe_violations(page: Page, source: str, name: str, artifacts: Path) -> list[str]:
-    """Run axe on the page; every violation is written to ``a11y-<name>.json``, with a
-    screenshot beside it; the serious and critical ones come back, one line per rule and
-    element."""
-    result = run_axe(page, source)
-    assert len(result["passes"]) > 10, "axe checked almost nothing"
-    violations = result["violations"]
-    (artifacts / f"a11y-{name}.json").write_text(
-        json.dumps(violations, ensure_ascii=False, indent=1), "utf-8"
-    )
-    page.screenshot(path=str(artifacts / f"a11y-{name}.png"), full_page=True)
-    return [
-        f"{name}: {v['impact']} {v['id']} ({v['help']}) at {node['target']}"
-        for v in violations
-        if v["impact"] in BLOCKING
-        for node in v["nodes"]
-    ]
 
 
 def english(page: Page) -> None:

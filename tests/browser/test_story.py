@@ -45,7 +45,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from cases.models import CaseState, HazardCase
 from cases.standards.services import load_shipped_standards
@@ -63,7 +62,7 @@ from tests.browser.conftest import (
     jpeg,
     make_staff,
     no_js_page,
-    serve,
+    served,
     totp_code,
 )
 from triage import services as triage
@@ -150,35 +149,19 @@ def story(sites: Sites, recovery_sheet: keys.RecoverySheet, artifacts: Path) -> 
         ),
     }  # fmt: skip
     clock = ShiftedClock()
-    public = make_server(
-        "127.0.0.1",
-        0,
+    with served(
         public_site.create_app(sites.settings, session_factory=sites.sessions, clock=clock),
-        threaded=True,
-    )
-    staff = make_server(
-        "127.0.0.1",
-        0,
         staff_site.create_app(sites.settings, session_factory=sites.sessions, clock=clock),
-        threaded=True,
-    )
-    threads = [serve(public), serve(staff)]
-    try:
+    ) as (public_url, staff_url):
         yield Story(
             sites=sites,
             clock=clock,
-            public_url=f"http://127.0.0.1:{public.server_port}",
-            staff_url=f"http://127.0.0.1:{staff.server_port}",
+            public_url=public_url,
+            staff_url=staff_url,
             staff=cast,
             artifacts=artifacts,
             failed=[],
         )
-    finally:
-        for server in (public, staff):
-            server.shutdown()
-            server.server_close()
-        for thread in threads:
-            thread.join(timeout=10)
 
 
 # ---------------------------------------------------------------- helpers

@@ -5,6 +5,7 @@ change what the next one sees, and the count of inputs tried, printed at the end
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -19,6 +20,9 @@ from tests.hostile.corpus import MARK, TRIED, corpus_size
 
 #: A clear refusal of bad input; a success is 2xx or a redirect.
 CLEAR_4XX = frozenset({400, 401, 403, 404, 405, 409, 413, 415, 422, 429})
+# A field's error message on a page (templates/includes/_field.html and the forms written out):
+# a page that shows one refused what was sent, so it must not answer 2xx.
+REFUSAL_MARK = re.compile(r'class="error-text"|class="[^"]*\bhas-error\b')
 
 
 class _Injected(HTMLParser):
@@ -95,7 +99,10 @@ class Verdicts:
             elif not body and not empty_4xx:
                 self.failures.append(f"{what}: {status} with an empty body")
         if response.mimetype == "text/html":
-            found = injected(body.decode("utf-8", "replace"))
+            page = body.decode("utf-8", "replace")
+            if status < 300 and REFUSAL_MARK.search(page):
+                self.failures.append(f"{what}: a refused form answered {status}")
+            found = injected(page)
             if found:
                 self.failures.append(f"{what}: injected markup {found[:3]}")
         return status

@@ -13,13 +13,17 @@ Every push is answered 200 (a reply that parses and decrypts, or ``success``) or
 from __future__ import annotations
 
 import secrets
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
 from core.settings import Settings
+from intake.wechat import api as wechat_api
 from intake.wechat import texts
+from intake.wechat.api import HttpResponse
 from tests.conftest import make_settings
 from tests.hostile.conftest import Verdicts
 from tests.hostile.corpus import STRINGS, Hostile, tried
@@ -302,3 +306,85 @@ def test_a_hostile_report_is_filed_and_reads_back(
         is not None
     )
     tried("WeChat report with script payloads, filed and queried", 3)
+
+
+def _hostile_answers() -> list[tuple[str, HttpResponse]]:
+    """What a broken, hostile or impersonated WeChat API could answer."""
+    deep = b"[" * 200_000 + b"]" * 200_000
+    bodies = {
+        "deep JSON": deep,
+        "deep JSON object": b'{"a":' * 100_000 + b"1" + b"}" * 100_000,
+        "not UTF-8": b"\xff\xfe{\x00}\x00",
+        "a JSON list": b"[1, 2, 3]",
+        "a JSON string": b'"access_token"',
+        "errcode as text": b'{"errcode": "0", "access_token": "x", "expires_in": 7200}',
+        "errcode a float": b'{"errcode": 1e999}',
+        "huge integer": b'{"errcode": ' + b"9" * 5000 + b"}",
+        "token not text": b'{"access_token": ["x"], "expires_in": 7200}',
+        "expiry as text": b'{"access_token": "x", "expires_in": "7200"}',
+        "NaN": b'{"access_token": "x", "expires_in": NaN}',
+        "empty": b"",
+        "HTML": b"<html><script>alert(1)</script></html>",
+    }
+    return [
+        (f"{name} ({content_type}, {status})", HttpResponse(status, content_type, body))
+        for name, body in bodies.items()
+        for content_type in ("application/json", "text/plain", "image/jpeg")
+        for status in (200, 500)
+    ]
+
+
+GOOD_TOKEN = HttpResponse(200, "application/json", b'{"access_token": "T", "expires_in": 7200}')
+
+CALLS: dict[str, Callable[[wechat_api.WeChatApi], object]] = {
+    "stable_token": lambda api: api.access_token(force=True),
+    "media/get": lambda api: api.download_media("MEDIA"),
+    "subscribe": lambda api: api.send_subscribe_message(
+        "OPENID", "TEMPLATE", scene=1, title="t", content="c"
+    ),
+}
+
+
+class HostileTransport:
+    """Answers ``answer`` to the call under test (a good token to the token request that
+    comes before it) and keeps the URLs asked."""
+
+    def __init__(self, what: str, answer: HttpResponse) -> None:
+        self.what = what
+        self.answer = answer
+        self.asked: list[str] = []
+
+    def __call__(
+        self, method: str, url: str, body: bytes | None, content_type: str | None, limit: int
+    ) -> HttpResponse:
+        self.asked.append(url)
+        if self.what != "stable_token" and "/stable_token" in url:
+            return GOOD_TOKEN
+        return self.answer
+
+
+def test_hostile_api_answers_are_api_errors(settings: Settings) -> None:
+    """Every call to the WeChat API meets each hostile answer with an ``ApiError`` (the job logs
+    its error code and tries again later) or a result, never another exception that would end
+    the job run; deep nesting once escaped as a ``RecursionError``."""
+    failures: list[str] = []
+    refused: Counter[str] = Counter()
+    answers = _hostile_answers()
+    for name, answer in answers:
+        for what, call in CALLS.items():
+            transport = HostileTransport(what, answer)
+            wechat_api.forget_tokens()
+            api = wechat_api.WeChatApi(settings, transport=transport, sleep=lambda _s: None)
+            try:
+                call(api)
+            except wechat_api.ApiError:
+                refused[what] += 1
+            except Exception as exc:
+                failures.append(f"{what} with {name}: {type(exc).__name__}")
+            if not any(what.split("/")[0] in url for url in transport.asked):
+                failures.append(f"{what} with {name}: the call was never made")
+    wechat_api.forget_tokens()
+    tried("WeChat API hostile answers", len(answers) * len(CALLS))
+    assert failures == []
+    # None of them is a usable access token.
+    assert refused["stable_token"] == len(answers)

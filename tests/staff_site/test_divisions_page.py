@@ -150,15 +150,15 @@ def test_errors_are_shown_next_to_the_field(
     token = csrf_token(client, edit)
 
     response = client.post(edit, data=_form(houcheng, code="12345", csrf_token=token))
-    assert response.status_code == 200
+    assert response.status_code == 400  # refused, shown again
     assert "Enter exactly 9 digits, or leave empty." in response.get_data(as_text=True)
 
     response = client.post(edit, data=_form(houcheng, name="德积街道", csrf_token=token))
-    assert response.status_code == 200
+    assert response.status_code == 400  # refused, shown again
     assert "A division with this name already exists." in response.get_data(as_text=True)
 
     response = client.post(edit, data=_form(houcheng, code="320582003", csrf_token=token))
-    assert response.status_code == 200
+    assert response.status_code == 400  # refused, shown again
     assert "A division with this code already exists." in response.get_data(as_text=True)
 
     dbs.expire_all()

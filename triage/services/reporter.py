@@ -5,7 +5,9 @@ once from the tracking token), never the token. Times the reporter sees are date
 Shanghai); the reporter's own actions are stored and audited to the hour (actor ``reporter``),
 like the submission. Looking at the status is not audited: a record of when a reporter looks
 would itself be metadata about them (docs/crypto.md). Audit records carry ids and sequence
-numbers, never a text.
+numbers, never a text. A step that writes presents the reporter proof first
+(``intake.access.present_reporter_proof``): on PostgreSQL the public site's role may not write
+for a tip without it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from core.audit.services import REPORTER_ACTOR
 from core.clock import Clock, HourClock, hour_of
 from core.errors import N_
 from core.settings import Settings
-from intake.access import ReporterAccess
+from intake.access import ReporterAccess, present_reporter_proof
 from intake.models import CONCLUDED_STATES, MessageAuthor, NotAcceptedReason, Tip, TipState
 from rewards.services.claims import ReporterReward, reporter_offer
 from triage import errors
@@ -237,6 +239,7 @@ def reporter_reply(
         raise errors.ReplyNotPossible()
     text = clean_text(body)
     check_reporter_key(tip, access.data_key)
+    present_reporter_proof(session, access)
     message = add_message(
         session,
         tip,
@@ -277,6 +280,7 @@ def reporter_object(
         raise errors.ObjectionWindowClosed()
     text = clean_text(reason_text)
     check_reporter_key(tip, access.data_key)
+    present_reporter_proof(session, access)
     due = end_of_day_after(now, settings.recheck_days)
     tip.objected_at = hour_of(now)
     tip.objection_enc = seal_tip_text(access.data_key, tip.id, "objection", text)
